@@ -1,0 +1,177 @@
+"""The published JSON Schema, and its errors turned into located diagnostics."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from .diagnostics import Diagnostic
+from .loader import Document
+
+SCHEMA_URL = "https://mlopsc.dev/schemas/mlops.schema.json"
+
+
+def schema_text() -> str:
+    return resources.files("mlopsc.schemas").joinpath("mlops.schema.json").read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    return json.loads(schema_text())
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+def check(doc: Document) -> list[Diagnostic]:
+    """Every schema violation in `doc`, located; one diagnostic per problem."""
+    found: dict[tuple, Diagnostic] = {}
+    for error in _validator().iter_errors(doc.data):
+        for diag in _diagnose(error, doc):
+            found.setdefault((diag.line, diag.col, diag.code, diag.message), diag)
+    return sorted(found.values())
+
+
+def _diagnose(error, doc: Document) -> list[Diagnostic]:
+    path = tuple(error.absolute_path)
+    where = _dotted(path)
+    validator = error.validator
+    if validator in ("anyOf", "oneOf") and error.context:
+        # Report the alternative that got furthest (deepest path), not "is not valid under any".
+        best = max(error.context, key=lambda e: (len(e.absolute_path), -_rank(e)))
+        if len(best.absolute_path) > len(path) or validator == "oneOf":
+            return _diagnose(best, doc)
+    if validator == "additionalProperties":
+        return _unknown_keys(error, path, doc)
+    line, col = doc.source_map.locate(path)
+    if validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [_diag(doc, line, col, "E202", f"{where or 'the spec'}: missing required key `{missing}`",
+                      _required_hint(error, missing))]
+    if validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return [_diag(doc, line, col, "E203",
+                      f"{where}: expected {_article(expected)}, got {_kind(error.instance)} {_show(error.instance)}")]
+    if validator in ("enum", "const"):
+        allowed = error.validator_value if validator == "enum" else [error.validator_value]
+        close = difflib.get_close_matches(str(error.instance), [str(a) for a in allowed], n=1)
+        hint = f"did you mean `{close[0]}`? " if close else ""
+        return [_diag(doc, line, col, "E204", f"{where}: {_show(error.instance)} is not allowed",
+                      hint + "allowed: " + ", ".join(f"`{a}`" for a in allowed))]
+    if validator == "pattern":
+        return [_diag(doc, line, col, "E205", f"{where}: {_show(error.instance)} has the wrong form",
+                      _pattern_hint(error))]
+    if validator == "propertyNames":
+        return [_diag(doc, line, col, "E205", f"{where}: key {_show(error.instance)} is not a valid name",
+                      _pattern_hint(error))]
+    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        relation = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[validator]
+        return [_diag(doc, line, col, "E206",
+                      f"{where}: {_show(error.instance)} is out of range; it must be {relation} {error.validator_value}")]
+    if validator in ("minItems", "maxItems", "minProperties", "maxProperties", "uniqueItems", "minLength",
+                     "maxLength"):
+        return [_diag(doc, line, col, "E207", f"{where}: {_size_message(error)}", _size_hint(error))]
+    return [_diag(doc, line, col, "E200", f"{where or 'the spec'}: {error.message}")]
+
+
+def _rank(error) -> int:
+    # Prefer errors that say what is wrong with a key over generic type mismatches.
+    return {"type": 2, "required": 1}.get(error.validator, 0)
+
+
+def _unknown_keys(error, path, doc: Document) -> list[Diagnostic]:
+    allowed = sorted(error.schema.get("properties", {}))
+    declared = error.schema.get("properties", {})
+    extras = [k for k in error.instance if k not in declared]
+    if error.schema.get("patternProperties"):
+        import re
+
+        extras = [k for k in extras if not any(re.search(p, k) for p in error.schema["patternProperties"])]
+    diags = []
+    for key in sorted(extras):
+        line, col = doc.source_map.locate(path + (key,), key=True)
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            hint = f"did you mean `{close[0]}`?"
+        elif allowed:
+            hint = "allowed keys here: " + ", ".join(f"`{a}`" for a in allowed)
+        else:
+            hint = None
+        where = _dotted(path)
+        diags.append(_diag(doc, line, col, "E201", f"unknown key `{key}`" + (f" in `{where}`" if where else ""), hint))
+    return diags
+
+
+def _required_hint(error, missing: str) -> str | None:
+    prop = error.schema.get("properties", {}).get(missing, {})
+    desc = prop.get("description")
+    return desc.split(". ")[0].rstrip(".") if desc else None
+
+
+def _pattern_hint(error) -> str | None:
+    schema = error.schema
+    for key in ("x-hint", "description"):
+        if schema.get(key):
+            return schema[key].split(". ")[0].rstrip(".")
+    return f"it must match {schema.get('pattern')}" if schema.get("pattern") else None
+
+
+def _size_message(error) -> str:
+    v, inst = error.validator, error.instance
+    if v == "minItems":
+        return f"needs at least {error.validator_value} item(s)"
+    if v == "maxItems":
+        return f"allows at most {error.validator_value} item(s)"
+    if v == "minProperties":
+        return f"needs at least {error.validator_value} key(s)"
+    if v == "maxProperties":
+        return f"allows at most {error.validator_value} key(s), found {', '.join(f'`{k}`' for k in inst)}"
+    if v == "uniqueItems":
+        return "items must be unique"
+    if v == "minLength":
+        return "must not be empty"
+    return error.message
+
+
+def _size_hint(error) -> str | None:
+    props = error.schema.get("properties")
+    if error.validator in ("minProperties", "maxProperties") and props:
+        return "one of: " + ", ".join(f"`{p}`" for p in props)
+    return None
+
+
+def _diag(doc: Document, line: int, col: int, code: str, message: str, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(doc.file, line, col, code, message, hint)
+
+
+def _dotted(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _article(expected: str) -> str:
+    names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+             "number": "a number", "boolean": "a boolean (true or false)", "null": "null"}
+    return " or ".join(names.get(e, e) for e in expected.split(" or "))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return ""
+    text = json.dumps(value)
+    return f"`{text if len(text) <= 40 else text[:37] + '...'}`"

@@ -1,0 +1,13 @@
+"""mlopsc.runtime: the code that runs inside every pipeline step, on every target.
+
+This package stays import-light: importing `mlopsc.runtime` pulls in nothing heavy. Each
+module imports what it needs (pandas, numpy, scipy, torch, mlflow) itself:
+
+- `datacheck`: validate a DataFrame against a dataset's declared schema and checks.
+- `drift`: per-feature drift (PSI, KS, Wasserstein, chi-squared) with JSON and HTML reports.
+- `serving`: an HTTP model server with `/predict`, `/health` and Prometheus `/metrics`.
+- `router`: a champion/challenger traffic router and the rollout controller (canary, blue/green,
+  shadow, A/B) with automatic rollback.
+- `tracking`: MLflow runs, models, lineage tags, registry versions, aliases and approval.
+- `example_churn`: the bundled example's data generator, feature transform and training.
+"""
