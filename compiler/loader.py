@@ -219,7 +219,7 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         value = node.value
-        if node.style is not None:  # quoted or block scalars are always strings
+        if node.style:  # quoted or block scalars are always strings (plain: None or "")
             return value
         if _NULL.match(value):
             return None

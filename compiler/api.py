@@ -1,0 +1,81 @@
+"""The library API that the CLI and the tests call: load, validate, compile."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from . import ir, schema, semantic
+from .bundle import stale_files, with_bundle_files, write_atomically
+from .diagnostics import Diagnostic, SpecError
+from .loader import load_file
+from .normalize import normalize
+
+
+def display_path(path: str) -> str:
+    """The path as shown in diagnostics and written into outputs: relative to the working
+    directory, so compiled files never hold an absolute path."""
+    return os.path.relpath(os.path.abspath(path)).replace(os.sep, "/")
+
+
+def load_project(path: str) -> ir.Project:
+    """Read, check and normalize one spec; raise SpecError with every problem found."""
+    doc = load_file(path, display_path(path))
+    problems = schema.check(doc)
+    if not problems:
+        problems = semantic.check(doc)
+    if problems:
+        raise SpecError(problems)
+    return normalize(doc)
+
+
+def validate(path: str) -> list[Diagnostic]:
+    try:
+        load_project(path)
+    except SpecError as exc:
+        return exc.diagnostics
+    return []
+
+
+@dataclass
+class CompileResult:
+    bundles: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> path -> text
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+def compile_spec(path: str, target_names: list[str]) -> CompileResult:
+    """Compile in memory for each target; nothing touches the disk."""
+    from mlopsc import targets
+
+    result = CompileResult()
+    try:
+        project = load_project(path)
+    except SpecError as exc:
+        result.diagnostics = exc.diagnostics
+        return result
+    for name in target_names:
+        files, found = targets.get(name).compile(project)
+        result.diagnostics += found
+        if files:
+            result.bundles[name] = with_bundle_files(project, name, {f.path: f.content for f in files})
+    result.diagnostics.sort()
+    return result
+
+
+def write(result: CompileResult, out_dir: str) -> list[str]:
+    """Write every bundle under out_dir/<target>/ atomically; returns the directories written."""
+    bundles = {os.path.join(out_dir, name): files for name, files in result.bundles.items()}
+    write_atomically(bundles)
+    return sorted(bundles)
+
+
+def check_fresh(result: CompileResult, out_dir: str) -> list[str]:
+    """Stale paths (relative to out_dir) where committed output differs from a fresh compile."""
+    stale = []
+    for name, files in sorted(result.bundles.items()):
+        stale += [f"{name}/{p}" for p in stale_files(os.path.join(out_dir, name), files)]
+    return stale

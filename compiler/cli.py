@@ -1,0 +1,111 @@
+"""The `mlopsc` command line: option parsing only; the work happens in mlopsc.api."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .diagnostics import FORMATS, render, summary
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _target_choices() -> list[str]:
+    from mlopsc import targets
+
+    return targets.names()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlopsc")
+def cli() -> None:
+    """Compile one mlops.yaml into native ML pipelines for Kubeflow, SageMaker, Vertex AI and local."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+def validate(files: tuple[str, ...], fmt: str) -> None:
+    """Check specs against the schema and the lifecycle rules; report every problem at its line."""
+    from . import api
+
+    diagnostics = [d for f in files for d in api.validate(f)]
+    _report(diagnostics, fmt, len(files))
+    sys.exit(EXIT_INVALID if any(d.severity == "error" for d in diagnostics) else EXIT_OK)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of mlops.yaml (for editors and other tools)."""
+    from .schema import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+@cli.command("targets")
+def list_targets() -> None:
+    """List the targets and what each uses for every part of the lifecycle."""
+    from mlopsc import targets
+
+    loaded = [targets.get(n) for n in targets.names()]
+    parts = sorted({p for t in loaded for p in t.capabilities})
+    click.echo("\n".join(f"{t.name:<10} {t.summary}" for t in loaded))
+    if not loaded:
+        return
+    click.echo("")
+    widths = [max(len("part"), *(len(p) for p in parts))] + [
+        max(len(t.name), *(len(t.capabilities.get(p, "-")) for p in parts)) for t in loaded
+    ]
+    rows = [["part"] + [t.name for t in loaded]] + [[p] + [t.capabilities.get(p, "-") for t in loaded] for p in parts]
+    for i, row in enumerate(rows):
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        if i == 0:
+            click.echo("  ".join("-" * w for w in widths))
+
+
+@cli.command("compile")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", "target", required=True, help="a target name (see `mlopsc targets`) or `all`")
+@click.option("--out", "-o", "out_dir", default="build", show_default=True, type=click.Path(file_okay=False),
+              help="output directory; each target writes into OUT/<target>/")
+@click.option("--check", is_flag=True, help="write nothing; exit 1 when committed output is stale")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str) -> None:
+    """Compile FILE for one target (or all) into OUT/<target>/, atomically."""
+    from . import api
+
+    names = _target_choices()
+    if target != "all" and target not in names:
+        raise click.BadParameter(f"unknown target `{target}`; choose from: all, {', '.join(names)}",
+                                 param_hint="--target")
+    result = api.compile_spec(file, names if target == "all" else [target])
+    _report(result.diagnostics, fmt, 1, quiet_ok=True)
+    if not result.ok:
+        click.echo("nothing written: fix the errors above", err=True)
+        sys.exit(EXIT_INVALID)
+    if check:
+        stale = api.check_fresh(result, out_dir)
+        if stale:
+            click.echo(f"stale compiled output in {out_dir}/ (run `mlopsc compile {file} --target {target} "
+                       f"--out {out_dir}`):", err=True)
+            for path in stale:
+                click.echo(f"  {path}", err=True)
+            sys.exit(EXIT_INVALID)
+        click.echo(f"up to date: {', '.join(sorted(result.bundles))}")
+        return
+    for directory in api.write(result, out_dir):
+        click.echo(f"wrote {directory}/")
+
+
+def _report(diagnostics, fmt: str, files: int, quiet_ok: bool = False) -> None:
+    text = render(diagnostics, fmt)
+    if text:
+        click.echo(text, nl=False)
+    if fmt == "text" and not (quiet_ok and not diagnostics):
+        click.echo(summary(diagnostics, files), err=True)
+
+
+def main() -> None:
+    cli(prog_name="mlopsc")

@@ -1,0 +1,289 @@
+"""The three lifecycle pipelines (train, deploy, monitor) as step graphs.
+
+Every step is one `mlopsc step <action> --spec SPEC [--arg k=v] [--input k=REF] [--output k=REF]`
+invocation; targets only decide what REF is (a KFP placeholder, a SageMaker container path, a
+local file) and which native mechanism runs the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import ir
+from .ir import Condition, Constant, FromParam, FromStep, Input, Param, Pipeline, Port, Step
+
+PROCESSING = ir.Resources(cpu=1.0, memory_bytes=4 * 2**30)
+LIGHT = ir.Resources(cpu=0.5, memory_bytes=2**30)
+
+
+def build_pipelines(project: ir.Project) -> tuple[Pipeline, ...]:
+    found = (train_pipeline(project), deploy_pipeline(project), monitor_pipeline(project))
+    return tuple(p for p in found if p is not None)
+
+
+def step_command(
+    step: Step,
+    spec: str,
+    input_ref: Callable[[Input], str],
+    output_ref: Callable[[Port], str],
+) -> list[str]:
+    """The step contract, with target-specific references for inputs and outputs."""
+    argv = ["mlopsc", "step", step.action, "--spec", spec]
+    for key, value in step.args:
+        argv += ["--arg", f"{key}={value}"]
+    for i in step.inputs:
+        argv += ["--input", f"{i.name}={input_ref(i)}"]
+    for o in step.outputs:
+        argv += ["--output", f"{o.name}={output_ref(o)}"]
+    return argv
+
+
+def _common_params(project: ir.Project) -> list[Param]:
+    repo = project.image.repository or project.name
+    return [
+        Param("image", "string", f"{repo}:latest", "container image (tag or digest) that runs every step"),
+        Param("git_commit", "string", "unknown", "git commit of the spec and code, recorded as lineage"),
+    ]
+
+
+def _notify_step(project: ir.Project, pipeline: str) -> Step | None:
+    channels: list[str] = []
+    if project.monitoring:
+        channels += project.monitoring.alerts
+    if project.registry.approval:
+        channels += [c for c in project.registry.approval.notify if c not in channels]
+    if not channels:
+        return None
+    return Step(
+        name="notify-failure", action="notify", kind="notify",
+        args=(("channels", ",".join(channels)), ("pipeline", pipeline)),
+        resources=LIGHT, cache=False,
+    )
+
+
+# ---------------------------------------------------------------- train
+
+
+def train_pipeline(project: ir.Project) -> Pipeline | None:
+    fine_tune = project.llm.fine_tune if project.llm else None
+    if project.training is None and fine_tune is None:
+        return None
+    params = _common_params(project)
+    datasets = project.data.datasets if project.data else ()
+    for ds in datasets:
+        params.append(Param(f"data_version_{ds.name}", "string", ds.version or "latest",
+                            f"version of dataset `{ds.name}` ({project.data.versioning})"))
+    steps: list[Step] = []
+
+    if datasets:
+        steps.append(Step(
+            name="validate-data", action="validate", kind="processing",
+            inputs=tuple(Input(f"version_{ds.name}", "string", FromParam(f"data_version_{ds.name}"))
+                         for ds in datasets),
+            outputs=(Port("data", "dataset"), Port("report", "metrics")),
+            resources=PROCESSING, span=project.data.span,
+        ))
+    data_source = FromStep("validate-data", "data") if datasets else None
+
+    if project.features and project.features.views and data_source:
+        steps.append(Step(
+            name="build-features", action="features", kind="processing",
+            inputs=(Input("data", "dataset", data_source),),
+            outputs=(Port("features", "dataset"),),
+            resources=PROCESSING, span=project.features.span,
+        ))
+        train_source = FromStep("build-features", "features")
+    else:
+        train_source = data_source
+
+    train_inputs = [Input("git_commit", "string", FromParam("git_commit"))]
+    if train_source:
+        train_inputs.insert(0, Input("data", "dataset", train_source))
+    if project.training:
+        t = project.training
+        steps.append(Step(
+            name="train", action="train", kind="tuning" if t.sweep else "training",
+            inputs=tuple(train_inputs),
+            outputs=(Port("model", "model"), Port("metrics", "metrics")),
+            args=(("sweep", "true"),) if t.sweep else (),
+            resources=t.resources, spot=t.spot, max_runtime_seconds=t.max_runtime_seconds,
+            retries=1, span=t.span,
+        ))
+    else:
+        steps.append(Step(
+            name="train", action="fine_tune", kind="training",
+            inputs=tuple(train_inputs),
+            outputs=(Port("model", "model"), Port("metrics", "metrics")),
+            args=(("method", fine_tune.method),),
+            resources=fine_tune.resources, spot=fine_tune.spot,
+            max_runtime_seconds=fine_tune.max_runtime_seconds, retries=1, span=fine_tune.span,
+        ))
+
+    register_inputs = [Input("model", "model", FromStep("train", "model")),
+                       Input("git_commit", "string", FromParam("git_commit"))]
+    gate = None
+    if project.evals:
+        eval_inputs = [Input("model", "model", FromStep("train", "model"))]
+        if data_source:
+            eval_inputs.append(Input("data", "dataset", data_source))
+        steps.append(Step(
+            name="evaluate", action="evaluate", kind="processing",
+            inputs=tuple(eval_inputs),
+            outputs=(Port("evaluation", "metrics"), Port("passed", "boolean")),
+            resources=PROCESSING, span=project.evals.span,
+        ))
+        register_inputs.insert(1, Input("evaluation", "metrics", FromStep("evaluate", "evaluation")))
+        gate = Condition("evaluate", "passed", "==", True)
+
+    approval = project.registry.approval
+    pending = bool(approval and approval.required_for)
+    steps.append(Step(
+        name="register", action="register", kind="register",
+        inputs=tuple(register_inputs),
+        outputs=(Port("model_version", "string"),),
+        args=(("model", project.registry.model), ("approval", "pending" if pending else "approved")),
+        resources=LIGHT, when=gate, cache=False, span=project.registry.span,
+    ))
+    if gate:
+        steps.append(Step(
+            name="gate-failed", action="fail", kind="fail",
+            inputs=(Input("evaluation", "metrics", FromStep("evaluate", "evaluation")),),
+            resources=LIGHT, when=Condition("evaluate", "passed", "==", False), cache=False,
+            message="evaluation gate failed: a metric missed its threshold or regressed against the "
+                    "baseline; the model was not registered (see the evaluation report)",
+            span=project.evals.span,
+        ))
+    return Pipeline(
+        name="train",
+        description=f"Train, evaluate and register {project.registry.model}",
+        params=tuple(params), steps=tuple(steps),
+        schedule=project.triggers.schedule if project.triggers else None,
+        on_failure=_notify_step(project, "train"),
+    )
+
+
+# ---------------------------------------------------------------- deploy
+
+
+def deploy_pipeline(project: ir.Project) -> Pipeline | None:
+    if project.deployment is None or not project.deployment.environments:
+        return None
+    params = _common_params(project) + [
+        Param("model_version", "string", "latest",
+              "registry version to deploy; `latest` takes the newest approved version"),
+    ]
+    steps: list[Step] = []
+    previous: str | None = None
+    for env in project.deployment.environments:
+        if env.requires_approval:
+            steps.append(Step(
+                name=f"approve-{env.name}", action="approve", kind="approval",
+                inputs=(Input("model_version", "string", FromParam("model_version")),),
+                args=(("environment", env.name), ("model", project.registry.model)),
+                after=(previous,) if previous else (), resources=LIGHT, cache=False, span=env.span,
+            ))
+            previous = steps[-1].name
+        s = env.strategy
+        args = [("environment", env.name), ("model", project.registry.model), ("strategy", s.type)]
+        if s.type == "canary":
+            args += [("steps", ",".join(str(x) for x in s.steps)), ("interval", str(s.interval_seconds))]
+        if s.sample is not None:
+            args.append(("sample", repr(s.sample)))
+        if s.split is not None:
+            args.append(("split", repr(s.split)))
+        if s.duration_seconds is not None:
+            args.append(("duration", str(s.duration_seconds)))
+        if env.rollback:
+            if env.rollback.max_error_rate is not None:
+                args.append(("max_error_rate", repr(env.rollback.max_error_rate)))
+            if env.rollback.max_p99_latency_ms is not None:
+                args.append(("max_p99_latency_ms", repr(env.rollback.max_p99_latency_ms)))
+        deploy = f"deploy-{env.name}"
+        steps.append(Step(
+            name=deploy, action="rollout" if s.type != "direct" else "deploy", kind="deploy",
+            inputs=(Input("model_version", "string", FromParam("model_version")),),
+            outputs=(Port("endpoint", "string"),),
+            args=tuple(args), after=(previous,) if previous else (),
+            resources=LIGHT, cache=False, span=env.span,
+        ))
+        previous = deploy
+        endpoint = Input("endpoint", "string", FromStep(deploy, "endpoint"))
+        if env.smoke_test:
+            steps.append(Step(
+                name=f"smoke-test-{env.name}", action="smoke_test", kind="processing",
+                inputs=(endpoint,), args=(("environment", env.name),),
+                resources=LIGHT, cache=False, span=env.span,
+            ))
+            previous = steps[-1].name
+        if env.load_test:
+            lt = env.load_test
+            steps.append(Step(
+                name=f"load-test-{env.name}", action="load_test", kind="processing",
+                inputs=(endpoint,),
+                args=(("environment", env.name), ("rps", str(lt.rps)), ("duration", str(lt.duration_seconds)),
+                      ("max_p95_ms", repr(lt.max_p95_ms))),
+                after=(previous,) if previous != deploy else (),
+                resources=PROCESSING, cache=False, span=lt.span,
+            ))
+            previous = steps[-1].name
+    return Pipeline(
+        name="deploy",
+        description=f"Deploy {project.registry.model} through "
+                    + " -> ".join(e.name for e in project.deployment.environments),
+        params=tuple(params), steps=tuple(steps), on_failure=_notify_step(project, "deploy"),
+    )
+
+
+# ---------------------------------------------------------------- monitor
+
+
+def monitor_pipeline(project: ir.Project) -> Pipeline | None:
+    m = project.monitoring
+    if m is None:
+        return None
+    checks: list[Step] = []
+    outputs = (Port("report", "metrics"), Port("violated", "boolean"))
+    if m.max_p99_latency_ms is not None or m.max_error_rate is not None:
+        args = []
+        if m.max_p99_latency_ms is not None:
+            args.append(("max_p99_latency_ms", repr(m.max_p99_latency_ms)))
+        if m.max_error_rate is not None:
+            args.append(("max_error_rate", repr(m.max_error_rate)))
+        checks.append(Step(name="check-infrastructure", action="monitor_infra", kind="processing",
+                           outputs=outputs, args=tuple(args), resources=LIGHT, cache=False, span=m.span))
+    if m.drift:
+        d = m.drift
+        checks.append(Step(
+            name="detect-drift", action="drift", kind="processing", outputs=outputs,
+            args=(("reference", d.reference), ("method", d.method), ("threshold", repr(d.threshold)),
+                  ("features", ",".join(d.features))),
+            resources=PROCESSING, cache=False, span=d.span,
+        ))
+    if m.performance:
+        checks.append(Step(name="check-performance", action="performance", kind="processing", outputs=outputs,
+                           args=(("labels", m.performance.labels),), resources=PROCESSING, cache=False,
+                           span=m.performance.span))
+    if m.llm:
+        checks.append(Step(name="check-llm-quality", action="llm_quality", kind="processing", outputs=outputs,
+                           resources=LIGHT, cache=False, span=m.llm.span))
+    if m.evals_schedule and project.evals and project.evals.suite:
+        checks.append(Step(name="run-eval-suite", action="eval_suite", kind="processing", outputs=outputs,
+                           args=(("dataset", project.evals.suite.dataset),), resources=PROCESSING, cache=False,
+                           span=project.evals.suite.span))
+    act = Step(
+        name="act-on-violations", action="act", kind="processing",
+        inputs=tuple(Input(c.name.replace("-", "_") + "_violated", "boolean", FromStep(c.name, "violated"))
+                     for c in checks),
+        args=(("on_violation", ",".join(m.on_violation)), ("alerts", ",".join(m.alerts))),
+        resources=LIGHT, cache=False, span=m.span,
+    )
+    return Pipeline(
+        name="monitor",
+        description=f"Monitor {project.registry.model} on schedule {m.schedule}",
+        params=tuple(_common_params(project)), steps=tuple(checks) + (act,), schedule=m.schedule,
+        on_failure=_notify_step(project, "monitor"),
+    )
+
+
+# Constant is re-exported for targets that bind literal inputs.
+__all__ = ["build_pipelines", "step_command", "Constant"]
