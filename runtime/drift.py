@@ -1,0 +1,427 @@
+"""Per-feature data drift between a reference and a current DataFrame.
+
+Methods (the spec's `monitoring.drift.method`), each giving one statistic per feature that is
+compared with one `threshold`; a feature has drifted when `statistic > threshold`:
+
+- `psi` (population stability index): numeric features are cut into `bins` quantile bins of
+  the reference (ties collapse bins); categorical features use their categories. Nulls count
+  as one more bin, so a burst of nulls is drift too. Empty bins get a fraction of
+  `PSI_EPSILON` (1e-4) so the logarithm stays finite.
+  PSI = sum((cur - ref) * ln(cur / ref)) over bins. Rule of thumb: < 0.1 stable, > 0.2 drift.
+- `ks`: the two-sample Kolmogorov-Smirnov statistic D = sup |F_ref - F_cur| over the non-null
+  values (in [0, 1]).
+- `wasserstein`: the 1-D earth mover's distance between the non-null values **divided by the
+  reference's standard deviation**, so one threshold works for every feature whatever its
+  units ("the distribution moved by 0.2 reference standard deviations"). When the reference
+  is constant (std 0) the raw distance is used.
+- `chi2`: chi-squared test of the 2 x k contingency table (reference vs current, by category;
+  numeric features by the same quantile bins as PSI, nulls as a bin). The statistic compared
+  with the threshold is **Cramér's V** = sqrt(chi2 / n), in [0, 1], not the p-value: with
+  monitoring-sized samples every tiny difference is "significant", while V measures how large
+  the difference is. The p-value is reported as `p_value` for information.
+
+`ks` and `wasserstein` are defined for numbers only: categorical features are tested with
+`chi2` (Cramér's V) against the same threshold, and the feature's entry says `"method": "chi2"`.
+
+Numeric work is sort-based numpy (no Python loops over rows); features are computed in a
+thread pool (numpy releases the GIL while sorting).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from mlopsc import ir
+
+METHODS = ("psi", "ks", "wasserstein", "chi2")
+PSI_EPSILON = 1e-4
+NULL_LABEL = "<null>"
+MAX_CATEGORIES_SHOWN = 20
+CATEGORICAL_TYPES = frozenset({"category", "string", "boolean"})
+
+
+def drift_for_spec(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    drift: ir.Drift,
+    columns: Iterable[ir.Column] = (),
+    *,
+    bins: int = 10,
+    workers: int | None = None,
+) -> dict:
+    """Drift as the spec's `monitoring.drift` asks; `columns` (the reference dataset's schema)
+    decide which features are categorical."""
+    columns = tuple(columns)
+    categorical = [c.name for c in columns if c.type in CATEGORICAL_TYPES]
+    numeric = [c.name for c in columns if c.type not in CATEGORICAL_TYPES]
+    return compute_drift(
+        reference,
+        current,
+        method=drift.method,
+        threshold=drift.threshold,
+        features=drift.features or None,
+        categorical=categorical,
+        numeric=numeric,
+        bins=bins,
+        workers=workers,
+    )
+
+
+def compute_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    method: str = "psi",
+    threshold: float = 0.2,
+    features: Iterable[str] | None = None,
+    categorical: Iterable[str] = (),
+    numeric: Iterable[str] = (),
+    bins: int = 10,
+    workers: int | None = None,
+) -> dict:
+    """Compare `current` with `reference` feature by feature; return a JSON-able report.
+
+    `features` defaults to every column of the reference. A column is categorical when it is
+    named in `categorical`, or when it is not named in `numeric` and its dtype is not numeric
+    (booleans are categorical).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown drift method {method!r}; expected one of {', '.join(METHODS)}")
+    if bins < 2:
+        raise ValueError("bins must be at least 2")
+    names = list(features) if features is not None else [str(c) for c in reference.columns]
+    categorical, numeric = set(categorical), set(numeric)
+
+    def one(name: str) -> dict:
+        return _feature(reference, current, name, method, float(threshold), bins, categorical, numeric)
+
+    workers = workers or min(len(names), os.cpu_count() or 1) or 1
+    if workers > 1 and len(names) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(one, names))
+    else:
+        results = [one(n) for n in names]
+    drifted = [r["feature"] for r in results if r["drifted"]]
+    return {
+        "method": method,
+        "threshold": float(threshold),
+        "reference_rows": int(len(reference)),
+        "current_rows": int(len(current)),
+        "drifted": bool(drifted),
+        "drifted_features": drifted,
+        "features": results,
+    }
+
+
+def write_report(report: dict, out_dir: str | os.PathLike, stem: str = "drift") -> dict[str, str]:
+    """Write `<stem>.json` and `<stem>.html` into `out_dir` (atomically); return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for ext, text in (("json", json.dumps(report, indent=2) + "\n"), ("html", render_html(report))):
+        path = out / f"{stem}.{ext}"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+        os.replace(tmp, path)
+        paths[ext] = str(path)
+    return paths
+
+
+# ---------------------------------------------------------------- one feature
+
+
+def _feature(ref_df, cur_df, name, method, threshold, bins, categorical, numeric) -> dict:
+    entry: dict[str, Any] = {"feature": name}
+    if name not in ref_df.columns or name not in cur_df.columns:
+        where = "reference" if name not in ref_df.columns else "current"
+        entry.update(kind=None, method=method, statistic=None, threshold=threshold, drifted=True,
+                     note=f"column missing from the {where} data")
+        return entry
+    ref, cur = ref_df[name], cur_df[name]
+    is_cat = name in categorical or (name not in numeric and not _is_numeric(ref.dtype))
+    if is_cat:
+        return _categorical(entry, ref, cur, method, threshold)
+    return _numeric(entry, ref, cur, method, threshold, bins)
+
+
+def _is_numeric(dtype) -> bool:
+    return (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)) or (
+        pd.api.types.is_datetime64_any_dtype(dtype)
+    )
+
+
+def _to_float(s: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        values = s.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
+        values[s.isna().to_numpy()] = np.nan
+        return values
+    if not pd.api.types.is_numeric_dtype(s.dtype):
+        s = pd.to_numeric(s, errors="coerce")
+    return s.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _numeric(entry, ref_s, cur_s, method, threshold, bins) -> dict:
+    ref, cur = _to_float(ref_s), _to_float(cur_s)
+    ref_ok, cur_ok = ~np.isnan(ref), ~np.isnan(cur)
+    sr, sc = np.sort(ref[ref_ok]), np.sort(cur[cur_ok])
+    ref_nulls, cur_nulls = int(ref.size - sr.size), int(cur.size - sc.size)
+    entry.update(kind="numeric", method=method)
+    stats = {"reference_nulls": ref_nulls, "current_nulls": cur_nulls}
+    if sr.size == 0 or sc.size == 0:
+        entry.update(statistic=None, threshold=threshold, drifted=sr.size != sc.size,
+                     note="no non-null values in the " + ("reference" if sr.size == 0 else "current") + " data")
+        entry.update(stats)
+        return entry
+    edges = _quantile_edges(sr, bins)
+    rc = _bin_counts(sr, edges, ref_nulls)
+    cc = _bin_counts(sc, edges, cur_nulls)
+    p_value = None
+    if method == "psi":
+        statistic = _psi(rc, cc)
+    elif method == "chi2":
+        statistic, p_value = _cramers_v(rc, cc)
+    elif method == "ks":
+        statistic, _ = _ks_and_wasserstein(sr, sc, need_w=False)
+    else:
+        _, w = _ks_and_wasserstein(sr, sc, need_ks=False)
+        std = float(sr.std())
+        stats["reference_std"] = std
+        statistic = w / std if std > 0 else w
+    entry.update(statistic=_f(statistic), threshold=threshold, drifted=bool(statistic > threshold))
+    if p_value is not None:
+        entry["p_value"] = _f(p_value)
+    entry.update(stats)
+    entry["reference_mean"] = _f(sr.mean())
+    entry["current_mean"] = _f(sc.mean())
+    labels = _edge_labels(edges, sr[0], sr[-1])
+    if ref_nulls or cur_nulls:
+        labels.append(NULL_LABEL)
+    else:
+        rc, cc = rc[:-1], cc[:-1]
+    entry["histogram"] = _histogram(labels, rc, cc)
+    return entry
+
+
+def _categorical(entry, ref_s, cur_s, method, threshold) -> dict:
+    used = "psi" if method == "psi" else "chi2"
+    entry.update(kind="categorical", method=used)
+    rv = ref_s.astype("object").value_counts(dropna=False, sort=False)
+    cv = cur_s.astype("object").value_counts(dropna=False, sort=False)
+    ref_counts = {_key(k): int(v) for k, v in rv.items()}
+    cur_counts = {_key(k): int(v) for k, v in cv.items()}
+    # deterministic order: by reference frequency, then current-only categories, each by label
+    keys = sorted(ref_counts, key=lambda k: (-ref_counts[k], _label(k)))
+    keys += sorted((k for k in cur_counts if k not in ref_counts), key=_label)
+    rc = np.array([ref_counts.get(k, 0) for k in keys], dtype=np.float64)
+    cc = np.array([cur_counts.get(k, 0) for k in keys], dtype=np.float64)
+    p_value = None
+    if rc.sum() == 0 or cc.sum() == 0:
+        statistic = 0.0 if rc.sum() == cc.sum() else math.inf
+    elif used == "psi":
+        statistic = _psi(rc, cc)
+    else:
+        statistic, p_value = _cramers_v(rc, cc)
+    entry.update(statistic=_f(statistic), threshold=threshold, drifted=bool(statistic > threshold))
+    if p_value is not None:
+        entry["p_value"] = _f(p_value)
+    entry["reference_nulls"] = int(ref_counts.get(_NULL, 0))
+    entry["current_nulls"] = int(cur_counts.get(_NULL, 0))
+    new = [_label(k) for k in keys if k not in ref_counts]
+    if new:
+        entry["new_categories"] = new[:MAX_CATEGORIES_SHOWN]
+    labels = [_label(k) for k in keys]
+    if len(keys) > MAX_CATEGORIES_SHOWN:
+        cut = MAX_CATEGORIES_SHOWN - 1
+        labels = labels[:cut] + ["<other>"]
+        rc = np.r_[rc[:cut], rc[cut:].sum()]
+        cc = np.r_[cc[:cut], cc[cut:].sum()]
+    entry["histogram"] = _histogram(labels, rc, cc)
+    return entry
+
+
+class _Null:
+    def __repr__(self) -> str:
+        return NULL_LABEL
+
+
+_NULL = _Null()
+
+
+def _key(k: Any) -> Any:
+    try:
+        if pd.isna(k):
+            return _NULL
+    except (TypeError, ValueError):
+        pass
+    return k.item() if isinstance(k, np.generic) else k
+
+
+def _label(k: Any) -> str:
+    return NULL_LABEL if k is _NULL else str(k)
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def _quantile_edges(sorted_ref: np.ndarray, bins: int) -> np.ndarray:
+    """Interior bin edges at the reference's quantiles (duplicates removed)."""
+    n = sorted_ref.size
+    idx = (np.arange(1, bins) * n) // bins
+    edges = np.unique(sorted_ref[idx])
+    return edges[edges > sorted_ref[0]]  # a first edge at the minimum would make an empty bin
+
+
+def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray, nulls: int) -> np.ndarray:
+    """Counts per bin [-inf, e1), [e1, e2), ..., [ek, inf), then the null count."""
+    cuts = np.searchsorted(sorted_values, edges, side="left")
+    bounds = np.r_[0, cuts, sorted_values.size]
+    return np.r_[np.diff(bounds), nulls].astype(np.float64)
+
+
+def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    r = np.maximum(ref_counts / ref_counts.sum(), PSI_EPSILON)
+    c = np.maximum(cur_counts / cur_counts.sum(), PSI_EPSILON)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def _cramers_v(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import chi2 as chi2_dist
+
+    keep = (ref_counts + cur_counts) > 0
+    table = np.vstack([ref_counts[keep], cur_counts[keep]])
+    k = table.shape[1]
+    if k < 2:
+        return 0.0, 1.0
+    total = table.sum()
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / total
+    chi2 = float(np.sum((table - expected) ** 2 / expected))
+    v = math.sqrt(chi2 / total)  # min(rows, cols) - 1 == 1 for a 2 x k table
+    return v, float(chi2_dist.sf(chi2, k - 1))
+
+
+def _ks_and_wasserstein(sa: np.ndarray, sb: np.ndarray, need_ks: bool = True, need_w: bool = True):
+    """KS statistic and 1-D Wasserstein distance of two sorted samples, by one stable merge.
+
+    After merging, F_a and F_b are known at every point; the sup of |F_a - F_b| is attained at
+    the last point of a run of equal values, and W1 is the integral of |F_a - F_b| between
+    consecutive points.
+    """
+    n, m = sa.size, sb.size
+    merged = np.concatenate([sa, sb])
+    order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
+    values = merged[order]
+    ca = np.cumsum(order < n, dtype=np.int64)
+    d = ca * (1.0 / n + 1.0 / m)
+    d -= np.arange(1, n + m + 1, dtype=np.float64) * (1.0 / m)  # ca/n - (k - ca)/m
+    np.abs(d, out=d)
+    ks = w = None
+    if need_ks:
+        last = np.empty(n + m, dtype=bool)
+        np.not_equal(values[1:], values[:-1], out=last[:-1])
+        last[-1] = True
+        ks = float(d[last].max())
+    if need_w:
+        w = float(np.dot(d[:-1], np.diff(values)))
+    return ks, w
+
+
+# ---------------------------------------------------------------- report helpers
+
+
+def _edge_labels(edges: np.ndarray, lo: float, hi: float) -> list[str]:
+    points = [_short(lo)] + [_short(e) for e in edges] + [_short(hi)]
+    return [f"[{points[i]}, {points[i + 1]}{']' if i == len(points) - 2 else ')'}" for i in range(len(points) - 1)]
+
+
+def _short(x: float) -> str:
+    return f"{float(x):.4g}"
+
+
+def _histogram(labels: list[str], rc: np.ndarray, cc: np.ndarray) -> dict:
+    rt, ct = rc.sum() or 1.0, cc.sum() or 1.0
+    return {
+        "bins": labels,
+        "reference": [round(float(v) / rt, 6) for v in rc],
+        "current": [round(float(v) / ct, 6) for v in cc],
+    }
+
+
+def _f(x: Any) -> float | str | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "nan")
+
+
+# ---------------------------------------------------------------- HTML
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse}td,th{padding:.35em .7em;border-bottom:1px solid #ddd;text-align:left;vertical-align:middle}
+th{background:#f4f4f4}.drift{color:#b00020;font-weight:600}.ok{color:#1b7f3b}
+.num{font-variant-numeric:tabular-nums;text-align:right}.legend span{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 1em}
+"""
+
+
+def render_html(report: dict) -> str:
+    """A small self-contained HTML page (inline CSS and SVG, no scripts, no external files)."""
+    e = html.escape
+    rows = []
+    for f in report["features"]:
+        status = '<span class="drift">drift</span>' if f["drifted"] else '<span class="ok">ok</span>'
+        stat = f["statistic"]
+        stat_s = f"{stat:.4f}" if isinstance(stat, float) else e(str(stat))
+        note = e(f.get("note", ""))
+        chart = _svg(f["histogram"]) if "histogram" in f else ""
+        rows.append(
+            f"<tr><td>{e(f['feature'])}</td><td>{e(str(f['kind']))}</td><td>{e(f['method'])}</td>"
+            f'<td class="num">{stat_s}</td><td class="num">{f["threshold"]:g}</td><td>{status}</td>'
+            f"<td>{chart}{note}</td></tr>"
+        )
+    verdict = (
+        f'<p class="drift">Drift in {len(report["drifted_features"])} of {len(report["features"])} features: '
+        f'{e(", ".join(report["drifted_features"]))}</p>'
+        if report["drifted"]
+        else f'<p class="ok">No drift in {len(report["features"])} features.</p>'
+    )
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Drift report</title>"
+        f"<style>{_CSS}</style></head><body>\n<h1>Drift report</h1>\n"
+        f"<p>Method <b>{e(report['method'])}</b>, threshold {report['threshold']:g}; "
+        f"reference {report['reference_rows']} rows, current {report['current_rows']} rows.</p>\n{verdict}\n"
+        '<p class="legend"><span style="background:#8aa4c8"></span>reference'
+        '<span style="background:#e08a3c"></span>current</p>\n'
+        "<table><thead><tr><th>feature</th><th>kind</th><th>method</th><th>statistic</th><th>threshold</th>"
+        "<th>status</th><th>distribution</th></tr></thead><tbody>\n"
+        + "\n".join(rows)
+        + "\n</tbody></table></body></html>\n"
+    )
+
+
+def _svg(hist: dict) -> str:
+    k = len(hist["bins"])
+    if not k:
+        return ""
+    bar, gap, height = 6, 4, 40
+    top = max(max(hist["reference"]), max(hist["current"]), 1e-12)
+    parts = []
+    for i, (label, r, c) in enumerate(zip(hist["bins"], hist["reference"], hist["current"])):
+        x = i * (2 * bar + gap)
+        hr, hc = height * r / top, height * c / top
+        t = html.escape(f"{label}: reference {r:.3f}, current {c:.3f}")
+        parts.append(
+            f'<g><title>{t}</title><rect x="{x}" y="{height - hr:.1f}" width="{bar}" height="{hr:.1f}" fill="#8aa4c8"/>'
+            f'<rect x="{x + bar}" y="{height - hc:.1f}" width="{bar}" height="{hc:.1f}" fill="#e08a3c"/></g>'
+        )
+    width = k * (2 * bar + gap)
+    return f'<svg width="{width}" height="{height}" role="img">{"".join(parts)}</svg>'
