@@ -21,9 +21,8 @@ def display_path(path: str) -> str:
 def load_project(path: str) -> ir.Project:
     """Read, check and normalize one spec; raise SpecError with every problem found."""
     doc = load_file(path, display_path(path))
-    problems = schema.check(doc)
-    if not problems:
-        problems = semantic.check(doc)
+    shape = schema.check(doc)
+    problems = doc.problems + shape + semantic.check(doc, shape_ok=not shape)
     if problems:
         raise SpecError(problems)
     return normalize(doc)

@@ -45,6 +45,10 @@ _STANDARD_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:map",
     "tag:yaml.org,2002:seq",
+    # PyYAML's implicit resolver tags plain dates and `=`; we read both as strings.
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:value",
+    "tag:yaml.org,2002:merge",
 }
 
 
@@ -75,6 +79,7 @@ class Document:
     data: dict[str, Any]
     source_map: SourceMap
     raw: bytes
+    problems: list[Diagnostic] = field(default_factory=list)  # found while reading, not fatal
 
 
 def _error(file: str, line: int, col: int, code: str, message: str, hint: str | None = None) -> SpecError:
@@ -121,7 +126,7 @@ def load_bytes(raw: bytes, file: str) -> Document:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
         raise _error(file, line, col, "E106", f"the spec must be a mapping, not a {_kind(data)}",
                      "write `key: value` pairs at the top level")
-    return Document(file, data, source_map, raw)
+    return Document(file, data, source_map, raw, builder.problems)
 
 
 def _decode(raw: bytes, file: str) -> str:
@@ -176,6 +181,7 @@ class _Builder:
         self.file = file
         self.map = source_map
         self.count = 0
+        self.problems: list[Diagnostic] = []
 
     def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
         self.count += 1
@@ -187,7 +193,7 @@ class _Builder:
             raise _error(self.file, node.start_mark.line + 1, node.start_mark.column + 1, "E107",
                          f"the YAML nests deeper than {MAX_DEPTH} levels")
         self.map.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-        if node.tag not in _STANDARD_TAGS and not node.tag.startswith("tag:yaml.org,2002:"):
+        if node.tag not in _STANDARD_TAGS:
             raise _error(self.file, node.start_mark.line + 1, node.start_mark.column + 1, "E108",
                          f"unsupported YAML tag {node.tag!r}", "remove the tag; specs use plain values")
         if isinstance(node, yaml.MappingNode):
@@ -209,9 +215,11 @@ class _Builder:
                 raise _error(self.file, line, col, "E101", "mapping keys must be plain strings")
             key = key_node.value  # keys are names: `on:` or `200:` stay the text written
             if key in first_seen:
-                raise _error(self.file, line, col, "E109",
-                             f"duplicate key `{key}` (first defined on line {first_seen[key]})",
-                             f"remove one of the two `{key}` entries (lines {first_seen[key]} and {line})")
+                # Not fatal: keep the first value and go on, so every other problem is reported too.
+                self.problems.append(Diagnostic(
+                    self.file, line, col, "E109", f"duplicate key `{key}` (first defined on line {first_seen[key]})",
+                    f"remove one of the two `{key}` entries (lines {first_seen[key]} and {line})"))
+                continue
             first_seen[key] = line
             self.map.keys[path + (key,)] = (line, col)
             result[key] = self.build(value_node, path + (key,), depth + 1)

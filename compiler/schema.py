@@ -53,7 +53,7 @@ def _diagnose(error, doc: Document) -> list[Diagnostic]:
     line, col = doc.source_map.locate(path)
     if validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return [_diag(doc, line, col, "E202", f"{where or 'the spec'}: missing required key `{missing}`",
+        return [_diag(doc, line, col, "E202", f"missing required key `{missing}`" + (f" in `{where}`" if where else " at the top level"),
                       _required_hint(error, missing))]
     if validator == "type":
         expected = error.validator_value
@@ -173,5 +173,10 @@ def _article(expected: str) -> str:
 def _show(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return ""
-    text = json.dumps(value)
+    if isinstance(value, str):
+        from .semantic import looks_like_credential
+
+        if looks_like_credential(value):
+            return "(a value that looks like a credential, not shown)"
+    text = value if isinstance(value, str) else json.dumps(value)
     return f"`{text if len(text) <= 40 else text[:37] + '...'}`"
