@@ -220,7 +220,7 @@ def _training(ctx: _Context, raw: dict | None) -> ir.Training | None:
         spot=_spot(ctx, raw.get("spot"), ("training", "spot"), max_runtime),
         checkpoints=raw.get("checkpoints"),
         max_runtime_seconds=max_runtime,
-        sweep=_sweep(ctx, sweep) if sweep else None,
+        sweep=_sweep(ctx, sweep) if sweep is not None else None,
         span=ctx.span(("training",)),
     )
 
@@ -269,7 +269,7 @@ def _evals(ctx: _Context, raw: dict | None) -> ir.Evals | None:
             scorers=tuple(suite["scorers"]),
             min_score=float(suite["min_score"]),
             span=ctx.span(("evals", "suite")),
-        ) if suite else None,
+        ) if suite is not None else None,
         span=ctx.span(("evals",)),
     )
 
@@ -323,7 +323,7 @@ def _environment(ctx: _Context, name: str, raw: dict, requires_approval: bool) -
             duration_seconds=duration_seconds(load.get("duration", "1m")),
             max_p95_ms=float(load["max_p95_ms"]),
             span=ctx.span(path + ("tests", "load")),
-        ) if load else None,
+        ) if load is not None else None,
         strategy=ir.Strategy(
             type=kind,
             steps=tuple(int(s) for s in strategy.get("steps", [100])) if kind == "canary" else (100,),
@@ -337,7 +337,7 @@ def _environment(ctx: _Context, name: str, raw: dict, requires_approval: bool) -
             max_error_rate=_num(rollback.get("max_error_rate")),
             max_p99_latency_ms=_num(rollback.get("max_p99_latency_ms")),
             span=ctx.span(path + ("rollback",)),
-        ) if rollback else None,
+        ) if rollback is not None else None,
         requires_approval=requires_approval,
         span=ctx.span(path),
     )
@@ -355,24 +355,24 @@ def _monitoring(ctx: _Context, raw: dict | None, data: ir.Data | None) -> ir.Mon
         schedule=cron(raw["schedule"]),
         max_p99_latency_ms=_num(infra.get("max_p99_latency_ms")),
         max_error_rate=_num(infra.get("max_error_rate")),
-        drift=_drift(ctx, drift, data) if drift else None,
+        drift=_drift(ctx, drift, data) if drift is not None else None,
         performance=ir.Performance(
             labels=perf["labels"],
             thresholds=_thresholds(ctx, perf.get("metrics"), ("monitoring", "performance", "metrics")),
             span=ctx.span(("monitoring", "performance")),
-        ) if perf else None,
+        ) if perf is not None else None,
         llm=ir.LlmQuality(
             max_hallucination_rate=_num(llm.get("max_hallucination_rate")),
             max_refusal_rate=_num(llm.get("max_refusal_rate")),
             min_tool_call_success=_num(llm.get("min_tool_call_success")),
             span=ctx.span(("monitoring", "llm")),
-        ) if llm else None,
+        ) if llm is not None else None,
         evals_schedule=EVALS_SCHEDULES[raw.get("evals", "never")],
         feedback=ir.Feedback(
             signals=tuple(feedback.get("signals") or ()),
             store=feedback.get("store"),
             span=ctx.span(("monitoring", "feedback")),
-        ) if feedback else None,
+        ) if feedback is not None else None,
         on_violation=tuple(raw.get("on_violation") or ("alert",)),
         alerts=tuple(raw.get("alerts") or ()),
         span=ctx.span(("monitoring",)),
@@ -427,7 +427,7 @@ def _llm(ctx: _Context, raw: dict | None) -> ir.Llm | None:
             for n, p in (raw.get("prompts") or {}).items()
         ),
         base_model=raw["base_model"],
-        fine_tune=_fine_tune(ctx, fine_tune) if fine_tune else None,
+        fine_tune=_fine_tune(ctx, fine_tune) if fine_tune is not None else None,
         serving=ir.LlmServing(
             engine=serving.get("engine", "vllm"),
             max_model_len=serving.get("max_model_len"),
@@ -436,8 +436,8 @@ def _llm(ctx: _Context, raw: dict | None) -> ir.Llm | None:
                                 DEFAULT_SERVING_RESOURCES),
             autoscaling=_autoscaling(ctx, serving.get("autoscaling"), ("llm", "serving", "autoscaling")),
             span=ctx.span(("llm", "serving")),
-        ) if serving else None,
-        gateway=_gateway(ctx, gateway) if gateway else None,
+        ) if serving is not None else None,
+        gateway=_gateway(ctx, gateway) if gateway is not None else None,
         span=ctx.span(("llm",)),
     )
 
