@@ -66,7 +66,7 @@ def default_branch(root: str, display: str) -> str:
 def resolve(root: str, rev: str, display: str) -> str:
     proc = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"], root)
     if proc.returncode != 0:
-        raise BaseError(Diagnostic(display, 1, 1, "E911", f"base revision `{rev}` does not exist in this repository",
+        raise BaseError(Diagnostic(display, 1, 1, "E911", f"base `{rev}` is neither a file nor a revision in this repository",
                                    "check the name with `git log --oneline`; in CI, fetch full history "
                                    "(actions/checkout with fetch-depth: 0)"))
     return _out(proc)
