@@ -1,0 +1,68 @@
+"""The choices a KFP-based target makes; Kubeflow uses `Dialect` as is, Vertex subclasses it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlopsc import __version__, ir
+from mlopsc.pipelines import step_command
+
+from . import placeholders as ph
+from .platform import kubernetes_executor_config
+from .resources import GPU_RESOURCE, container_resources
+
+STATUS_INPUT = "status"  # the exit task's TASK_FINAL_STATUS input
+
+
+class Dialect:
+    # The KFP API server accepts only 2.1.0; the Vertex client accepts it too.
+    schema_version = "2.1.0"
+    # Informational only (read by neither backend nor UI); pinned so output is a function of mlopsc.
+    sdk_version = f"mlopsc-{__version__}"
+    # Write the kfp-kubernetes PlatformSpec as a second YAML document (Vertex rejects two documents).
+    two_documents = True
+    # The container image comes from this pipeline parameter, in the shape kfp 2.17's
+    # `task.set_container_image(param)` writes (KFP backend >= 2.4, kubeflow/pipelines#11404).
+    # None: every step uses the parameter's default image, fixed at compile time.
+    image_param: str | None = "image"
+    # Settings key under `targets:` in the spec.
+    settings_key = "kubeflow"
+    retry_backoff = ("30s", 2.0, "3600s")
+
+    def settings(self, project: ir.Project) -> ir.FrozenDict:
+        return project.target_settings(self.settings_key)
+
+    def default_image(self, project: ir.Project) -> str:
+        return f"{project.image.repository or project.name}:latest"
+
+    def accelerator_type(self, res: ir.Resources) -> str | None:
+        return GPU_RESOURCE
+
+    def resources(self, res: ir.Resources) -> dict[str, Any]:
+        return container_resources(res, self.accelerator_type(res))
+
+    def retry_policy(self, retries: int) -> dict[str, Any]:
+        duration, factor, max_duration = self.retry_backoff
+        return {"backoffDuration": duration, "backoffFactor": factor,
+                "backoffMaxDuration": max_duration, "maxRetryCount": retries}
+
+    def platform_config(self, step: ir.Step, project: ir.Project) -> dict[str, Any]:
+        """kfp-kubernetes `KubernetesExecutorConfig` for one step ({} when none is needed)."""
+        return kubernetes_executor_config(step, project, self.settings(project))
+
+    def command(self, step: ir.Step, project: ir.Project) -> list[str]:
+        """`mlopsc step ...` with KFP placeholders; the step also writes KFP's ExecutorOutput
+        (artifact URIs and metadata) to `--executor-output`, which kfp.local needs."""
+        argv = step_command(step, project.spec_path, ph.input_ref, ph.output_ref)
+        if step.kind == "fail" and step.message:
+            argv += ["--arg", f"message={step.message}"]
+        if step.kind == "notify":
+            argv += ["--input", f"{STATUS_INPUT}={ph.input_parameter(STATUS_INPUT)}"]
+        return argv + ["--executor-output", ph.OUTPUT_FILE]
+
+    def executor(self, step: ir.Step, project: ir.Project, image: str) -> dict[str, Any]:
+        argv = self.command(step, project)
+        container: dict[str, Any] = {"args": argv[3:], "command": argv[:3], "image": image}
+        if step.resources is not None:
+            container["resources"] = self.resources(step.resources)
+        return {"container": container}
