@@ -25,9 +25,9 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator():
-    from jsonschema import Draft202012Validator
+    from .validator import make_validator
 
-    return Draft202012Validator(schema())
+    return make_validator(schema())
 
 
 def check(doc: Document) -> list[Diagnostic]:
@@ -66,12 +66,19 @@ def _diagnose(error, doc: Document) -> list[Diagnostic]:
         hint = f"did you mean `{close[0]}`? " if close else ""
         return [_diag(doc, line, col, "E204", f"{where}: {_show(error.instance)} is not allowed",
                       hint + "allowed: " + ", ".join(f"`{a}`" for a in allowed))]
+    if validator == "pattern" and isinstance(_value_at(doc.data, path), dict):
+        # propertyNames reports a bad key at its mapping's path.
+        line, col = doc.source_map.locate(path + (error.instance,), key=True)
+        return [_diag(doc, line, col, "E205", f"{where}: key {_show(error.instance)} is not a valid name",
+                      _pattern_hint(error))]
     if validator == "pattern":
         return [_diag(doc, line, col, "E205", f"{where}: {_show(error.instance)} has the wrong form",
                       _pattern_hint(error))]
-    if validator == "propertyNames":
-        return [_diag(doc, line, col, "E205", f"{where}: key {_show(error.instance)} is not a valid name",
-                      _pattern_hint(error))]
+    if validator == "not" and error.validator_value == {}:
+        key = path[-1] if path else ""
+        line, col = doc.source_map.locate(path, key=True)
+        return [_diag(doc, line, col, "E208", f"`{key}` does not apply here" + (f" (`{_dotted(path[:-1])}`)"
+                      if len(path) > 1 else ""), _not_hint(path, doc))]
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         relation = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[validator]
         return [_diag(doc, line, col, "E206",
@@ -80,6 +87,24 @@ def _diagnose(error, doc: Document) -> list[Diagnostic]:
                      "maxLength"):
         return [_diag(doc, line, col, "E207", f"{where}: {_size_message(error)}", _size_hint(error))]
     return [_diag(doc, line, col, "E200", f"{where or 'the spec'}: {error.message}")]
+
+
+def _value_at(data: Any, path) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _not_hint(path, doc: Document) -> str | None:
+    parent = _value_at(doc.data, path[:-1])
+    kind = parent.get("type", "direct") if isinstance(parent, dict) else None
+    if kind is not None and path and path[-2:-1] == ("strategy",):
+        uses = {"steps": "canary", "sample": "shadow", "split": "ab_test", "duration": "shadow or ab_test"}
+        return f"`{path[-1]}` is for {uses.get(path[-1], 'another type')}, not `{kind}`; remove it or change `type`"
+    return None
 
 
 def _rank(error) -> int:
