@@ -1,0 +1,22 @@
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures")
+sys.path.insert(0, HERE)
+
+
+@pytest.fixture
+def fake_targets(monkeypatch):
+    """Only the test target is registered: plans compare its output, which these tests own."""
+    from mlopsc import targets
+
+    monkeypatch.setattr(targets, "_REGISTRY", {"fake": "fake_target:FakeTarget"})
+    return ["fake"]
+
+
+def fixture_text(name: str) -> str:
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as fh:
+        return fh.read()
