@@ -51,7 +51,7 @@ def plan_command(spec: str, base: str | None, fmt: str, max_diff_lines: int) -> 
     except SideError as exc:
         for d in exc.diagnostics:
             click.echo(d.text(), err=True)
-        which = (f"the base spec ({found.label}) no longer parses or validates" if exc.side == "base"
+        which = (f"the base spec from {found.label} no longer parses or validates" if exc.side == "base"
                  else "the working spec is invalid")
         hint = ("compare with another revision: --base <rev>" if exc.side == "base"
                 else "run `mlopsc validate` and fix the errors above")
