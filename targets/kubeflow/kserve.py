@@ -1,0 +1,108 @@
+"""KServe `InferenceService` (serving.kserve.io/v1beta1) per deployment environment.
+
+The file is the template the deploy pipeline's rollout step applies: the step sets
+`spec.predictor.model.storageUri` to the registered model version's artifacts at run time (so
+the file stays a pure function of the spec) and walks `canaryTrafficPercent` through the
+strategy's steps; removing the field promotes, `0` rolls back (KServe keeps the previous
+revision). Canary traffic splitting and scale to zero need KServe's Serverless (Knative) mode,
+so the mode is pinned with an annotation instead of left to the cluster default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlopsc import ir
+from mlopsc.targets.kfp_ir.platform import GPU_TOLERATION, gpu_node_labels
+from mlopsc.targets.kfp_ir.resources import GPU_RESOURCE, cpu_quantity, memory_quantity
+
+API_VERSION = "serving.kserve.io/v1beta1"
+
+# spec runtime -> (KServe model format, ServingRuntime, protocol)
+RUNTIMES = {
+    "mlflow": ("mlflow", "kserve-mlserver", "v2"),
+    "torchserve": ("pytorch", "kserve-torchserve", None),
+    "triton": ("triton", "kserve-tritonserver", "v2"),
+    "vllm": ("huggingface", "kserve-huggingfaceserver", None),
+}
+
+
+def service_name(project: ir.Project, env: ir.Environment) -> str:
+    return f"{project.registry.model}-{env.name}"
+
+
+def initial_canary_percent(strategy: ir.Strategy) -> int | None:
+    """`canaryTrafficPercent` the new revision starts with; None sends it all traffic."""
+    if strategy.type == "canary":
+        return strategy.steps[0]
+    if strategy.type == "blue_green":
+        return 0  # green is up and reachable by its tag, with no traffic, until it passes
+    if strategy.type == "ab_test" and strategy.split is not None:
+        return round(strategy.split * 100)
+    return None
+
+
+def _resources(res: ir.Resources) -> dict[str, Any]:
+    amounts = {"cpu": cpu_quantity(res.cpu), "memory": memory_quantity(res.memory_bytes)}
+    if res.gpu_count:
+        amounts[GPU_RESOURCE] = str(res.gpu_count)
+    return {"limits": dict(amounts), "requests": dict(amounts)}
+
+
+def _model(project: ir.Project) -> tuple[dict[str, Any], ir.Resources, ir.Autoscaling]:
+    llm = project.llm.serving if project.llm else None
+    if llm is not None:
+        args = [f"--model_name={project.registry.model}", "--backend=vllm",
+                f"--tensor-parallel-size={llm.tensor_parallel}"]
+        if llm.max_model_len:
+            args.append(f"--max-model-len={llm.max_model_len}")
+        model = {"args": args, "modelFormat": {"name": "huggingface"}, "runtime": "kserve-huggingfaceserver"}
+        return model, llm.resources, llm.autoscaling
+    serving = project.deployment.serving
+    fmt, runtime, protocol = RUNTIMES.get(serving.runtime, (None, None, None))
+    if fmt is None:  # custom: a container of the project image serves the model
+        model = {"command": ["mlopsc", "serve", "--spec", project.spec_path],
+                 "image": f"{project.image.repository or project.name}:latest", "name": "kserve-container"}
+    else:
+        model = {"modelFormat": {"name": fmt}, "runtime": runtime}
+        if protocol:
+            model["protocolVersion"] = protocol
+    return model, serving.resources, serving.autoscaling
+
+
+def inference_service(project: ir.Project, env: ir.Environment) -> dict[str, Any]:
+    settings = project.target_settings("kubeflow")
+    model, res, scaling = _model(project)
+    model["resources"] = _resources(res)
+    predictor: dict[str, Any] = {"maxReplicas": scaling.max_replicas, "minReplicas": scaling.min_replicas}
+    if "image" in model:
+        predictor["containers"] = [model]
+    else:
+        predictor["model"] = model
+    if scaling.target_concurrency:
+        predictor.update({"scaleMetric": "concurrency", "scaleTarget": scaling.target_concurrency})
+    percent = initial_canary_percent(env.strategy)
+    if percent is not None:
+        predictor["canaryTrafficPercent"] = percent
+    if res.gpu_count:
+        labels = gpu_node_labels(res, settings)
+        if labels:
+            predictor["nodeSelector"] = labels
+        predictor["tolerations"] = [dict(GPU_TOLERATION)]
+    if settings.get("service_account"):
+        predictor["serviceAccountName"] = settings.get("service_account")
+    annotations = {"serving.kserve.io/deploymentMode": "Serverless"}
+    if env.strategy.type == "blue_green":
+        annotations["serving.kserve.io/enable-tag-routing"] = "true"
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "InferenceService",
+        "metadata": {
+            "annotations": annotations,
+            "labels": {"app.kubernetes.io/managed-by": "mlopsc", "app.kubernetes.io/name": project.registry.model,
+                       "mlopsc.dev/environment": env.name, "mlopsc.dev/strategy": env.strategy.type},
+            "name": service_name(project, env),
+            "namespace": settings.get("namespace") or "default",
+        },
+        "spec": {"predictor": predictor},
+    }

@@ -1,0 +1,44 @@
+"""Scheduled pipelines as KFP recurring runs.
+
+KFP users schedule pipelines as *recurring runs* of the KFP API server (UI "Create recurring
+run", `kfp.Client.create_recurring_run`, `kfp recurring-run create`); the server turns each into
+a ScheduledWorkflow. A Kubernetes CronJob that calls the API would be an imitation with its own
+credentials and failure modes. The file is the request body of
+`POST /apis/v2beta1/recurringruns`, exactly what `create_recurring_run(pipeline_package_path=...)`
+sends: the pipeline inlined (with its platform spec, as the client nests it) and a cron trigger.
+KFP's cron has a leading seconds field (robfig/cron), so `0 6 * * *` becomes `0 0 6 * * *`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlopsc import ir
+from mlopsc.targets.kfp_ir import Compiled
+
+
+def kfp_cron(cron: str) -> str:
+    cron = cron.strip()
+    if cron.startswith("@") or len(cron.split()) == 6:
+        return cron
+    return "0 " + " ".join(cron.split())
+
+
+def recurring_run(project: ir.Project, pipeline: ir.Pipeline, compiled: Compiled) -> dict[str, Any]:
+    spec: dict[str, Any] = compiled.spec
+    if compiled.platform:
+        spec = {"pipeline_spec": compiled.spec, "platform_spec": compiled.platform}
+    body: dict[str, Any] = {
+        "description": f"{pipeline.description}; schedule `{pipeline.schedule}` from {project.spec_path}",
+        "display_name": compiled.name,
+        "max_concurrency": "1",
+        "mode": "ENABLE",
+        "no_catchup": True,
+        "pipeline_spec": spec,
+        "runtime_config": {"parameters": {}},
+        "trigger": {"cron_schedule": {"cron": kfp_cron(pipeline.schedule or "")}},
+    }
+    account = project.target_settings("kubeflow").get("service_account")
+    if account:
+        body["service_account"] = account
+    return body
