@@ -1,0 +1,49 @@
+"""Amazon SageMaker: pipeline definitions, CloudFormation for guarded endpoints and Model Monitor.
+
+Never imports boto3 or sagemaker: compiling is pure; `submit.py` talks to AWS.
+"""
+
+from __future__ import annotations
+
+from mlopsc import ir
+from mlopsc.diagnostics import Diagnostic
+from mlopsc.emit import json_text
+
+from ..base import OutputFile, Target
+from . import cloudformation, monitor, pipeline_definition
+from .checks import unsupported
+from .settings import settings
+
+
+class SageMakerTarget(Target):
+    name = "sagemaker"
+    summary = "Amazon SageMaker Pipelines, endpoints with deployment guardrails, Model Monitor"
+    capabilities = {
+        "train pipeline": "pipeline definition JSON: Processing, Training/Tuning, Condition on Std:JsonGet, "
+                          "RegisterModel, Fail",
+        "resources / spot": "instance types; managed spot training with checkpoints",
+        "approval": "model package PendingManualApproval",
+        "rollout + rollback": "CloudFormation endpoint DeploymentConfig (blue/green CANARY/LINEAR) with "
+                              "AutoRollbackConfiguration alarms",
+        "monitoring": "Model Monitor data-quality schedule + data capture; CloudWatch alarms",
+        "schedules": "EventBridge Scheduler schedules that start the pipelines",
+    }
+
+    def unsupported(self, project: ir.Project) -> list[Diagnostic]:
+        return unsupported(project)
+
+    def files(self, project: ir.Project) -> list[OutputFile]:
+        s = settings(project)
+        out = [OutputFile(f"pipelines/{p.name}.json", json_text(pipeline_definition.definition(project, p, s)))
+               for p in project.pipelines]
+        if project.deployment:
+            for env in project.deployment.environments:
+                out.append(OutputFile(f"cloudformation/deploy-{env.name}.json",
+                                      json_text(cloudformation.deploy_template(project, env, s))))
+        template = monitor.monitor_template(project, s)
+        if template is not None:
+            out.append(OutputFile("cloudformation/monitor.json", json_text(template)))
+        template = monitor.schedules_template(project, s)
+        if template is not None:
+            out.append(OutputFile("cloudformation/schedules.json", json_text(template)))
+        return out

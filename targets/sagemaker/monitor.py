@@ -1,0 +1,149 @@
+"""CloudFormation for what runs on a schedule outside the pipelines.
+
+- `monitor_template`: Model Monitor for drift (a data-quality job definition that runs the project
+  image with the `mlopsc step drift` contract on the endpoint's captured data, so PSI/KS mean the
+  same as on every target, and its monitoring schedule), CloudWatch alarms on the drift metrics the
+  job publishes (`feature_baseline_drift_<feature>`, namespace `aws/sagemaker/Endpoints/data-metrics`)
+  and on the infrastructure SLOs, and an SNS topic for the alerts with e-mail subscriptions.
+- `schedules_template`: EventBridge Scheduler schedules that start the train and monitor pipelines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlopsc import ir
+
+from . import cron, serving
+from .cloudformation import _ref
+from .expressions import logical_id, pipeline_name, resource_name
+from .settings import Settings
+
+DATA_METRICS = "aws/sagemaker/Endpoints/data-metrics"
+CAPTURED = "/opt/ml/processing/input/endpoint"
+RESULTS = "/opt/ml/processing/resultdata"
+
+
+def _drift_command(project: ir.Project, drift: ir.Drift) -> list[str]:
+    return ["mlopsc", "step", "drift", "--spec", project.spec_path,
+            "--arg", f"reference={drift.reference}", "--arg", f"method={drift.method}",
+            "--arg", f"threshold={drift.threshold!r}", "--arg", f"features={','.join(drift.features)}",
+            "--input", f"captured={CAPTURED}", "--output", f"report={RESULTS}/report.json"]
+
+
+def _alarm(description: str, namespace: str, metric: str, dimensions: list[dict[str, Any]], threshold: float,
+           *, p99: bool = False) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "AlarmDescription": description, "Namespace": namespace, "MetricName": metric, "Dimensions": dimensions,
+        "Period": 3600 if namespace == DATA_METRICS else 300, "EvaluationPeriods": 1,
+        "Threshold": threshold, "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+        "AlarmActions": [_ref("AlertTopic")],
+    }
+    props["ExtendedStatistic" if p99 else "Statistic"] = "p99" if p99 else ("Maximum" if namespace == DATA_METRICS
+                                                                             else "Average")
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": props}
+
+
+def monitor_template(project: ir.Project, s: Settings) -> dict[str, Any] | None:
+    m = project.monitoring
+    env = serving.monitored_environment(project)
+    if m is None or env is None or (m.drift is None and m.max_error_rate is None and m.max_p99_latency_ms is None):
+        return None
+    endpoint_dims = [{"Name": "EndpointName", "Value": _ref("EndpointName")},
+                     {"Name": "VariantName", "Value": "AllTraffic"}]
+    params: dict[str, Any] = {
+        "EndpointName": {"Type": "String", "Default": serving.endpoint_name(project, env)},
+        "ImageUri": {"Type": "String", "Description": "image that runs the monitoring job (tag or digest)"},
+        "RoleArn": {"Type": "String", "Default": s.role},
+    }
+    resources: dict[str, Any] = {"AlertTopic": {"Type": "AWS::SNS::Topic", "Properties": {
+        "DisplayName": f"{project.name} monitoring",
+        "Subscription": [{"Protocol": "email", "Endpoint": a.removeprefix("email:")}
+                         for a in m.alerts if a.startswith("email:")],
+    }}}
+    if m.max_error_rate is not None:
+        resources["ErrorRateAlarm"] = _alarm(f"{project.name}: 5xx error rate above {m.max_error_rate:g}",
+                                             "AWS/SageMaker", "Invocation5XXErrors", endpoint_dims, m.max_error_rate)
+    if m.max_p99_latency_ms is not None:
+        resources["LatencyAlarm"] = _alarm(f"{project.name}: p99 model latency above {m.max_p99_latency_ms:g} ms",
+                                           "AWS/SageMaker", "ModelLatency", endpoint_dims,
+                                           m.max_p99_latency_ms * 1000, p99=True)
+    if m.drift is not None:
+        d = m.drift
+        job = resource_name(project.name, "data-quality")
+        schedule = resource_name(project.name, "drift")
+        resources["DataQualityJobDefinition"] = {"Type": "AWS::SageMaker::DataQualityJobDefinition", "Properties": {
+            "JobDefinitionName": job,
+            "DataQualityAppSpecification": {
+                "ImageUri": _ref("ImageUri"),
+                "ContainerEntrypoint": _drift_command(project, d),
+                "Environment": {"MLOPSC_TARGET": "sagemaker", "publish_cloudwatch_metrics": "Enabled"},
+            },
+            "DataQualityJobInput": {"EndpointInput": {"EndpointName": _ref("EndpointName"), "LocalPath": CAPTURED,
+                                                      "S3InputMode": "File",
+                                                      "S3DataDistributionType": "FullyReplicated"}},
+            "DataQualityJobOutputConfig": {"MonitoringOutputs": [{"S3Output": {
+                "S3Uri": s.s3(project.name, "monitoring", "drift"), "LocalPath": RESULTS,
+                "S3UploadMode": "EndOfJob"}}]},
+            "JobResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                                               "VolumeSizeInGB": 30}},
+            "RoleArn": _ref("RoleArn"),
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        }}
+        resources["DriftSchedule"] = {"Type": "AWS::SageMaker::MonitoringSchedule", "Properties": {
+            "MonitoringScheduleName": schedule,
+            "MonitoringScheduleConfig": {
+                "MonitoringJobDefinitionName": {"Fn::GetAtt": ["DataQualityJobDefinition", "JobDefinitionName"]},
+                "MonitoringType": "DataQuality",
+                "ScheduleConfig": {"ScheduleExpression": cron.monitoring_cron(m.schedule)},
+            },
+        }}
+        for feature in d.features:
+            resources[logical_id("drift", feature, "alarm")] = _alarm(
+                f"{project.name}: {d.method} drift of {feature} above {d.threshold:g}", DATA_METRICS,
+                f"feature_baseline_drift_{feature}",
+                [{"Name": "Endpoint", "Value": _ref("EndpointName")},
+                 {"Name": "MonitoringSchedule", "Value": schedule}], d.threshold)
+        resources[logical_id("drift", d.features[0], "alarm")].setdefault("DependsOn", "DriftSchedule")
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"mlopsc: {project.name} monitoring of `{env.name}`; generated from {project.spec_path}, "
+                       "do not edit",
+        "Parameters": params,
+        "Resources": resources,
+        "Outputs": {"AlertTopicArn": {"Value": _ref("AlertTopic")}},
+    }
+
+
+def schedules_template(project: ir.Project, s: Settings) -> dict[str, Any] | None:
+    resources: dict[str, Any] = {}
+    for pipeline in project.pipelines:
+        if not pipeline.schedule:
+            continue
+        name = pipeline_name(project.name, pipeline.name)
+        resources[logical_id(pipeline.name, "schedule")] = {"Type": "AWS::Scheduler::Schedule", "Properties": {
+            "Description": f"start {name} on `{pipeline.schedule}` (UTC)",
+            "ScheduleExpression": cron.aws_cron(pipeline.schedule),
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {
+                "Arn": {"Fn::Sub": f"arn:${{AWS::Partition}}:sagemaker:${{AWS::Region}}:${{AWS::AccountId}}:"
+                                   f"pipeline/{name}"},
+                "RoleArn": _ref("SchedulerRoleArn"),
+                "SageMakerPipelineParameters": {"PipelineParameterList": [
+                    {"Name": "image", "Value": _ref("ImageUri")}]},
+            },
+        }}
+    if not resources:
+        return None
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"mlopsc: schedules that start the {project.name} pipelines; generated from "
+                       f"{project.spec_path}, do not edit",
+        "Parameters": {
+            "SchedulerRoleArn": {"Type": "String",
+                                 "Description": "role EventBridge Scheduler assumes (sagemaker:StartPipelineExecution)"},
+            "ImageUri": {"Type": "String", "Description": "image the scheduled runs use (tag or digest)"},
+        },
+        "Resources": resources,
+    }
