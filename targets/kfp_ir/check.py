@@ -50,13 +50,17 @@ class _Checker:
         self.components = spec.get("components", {})
         self.executors = spec.get("deploymentSpec", {}).get("executors", {})
         self.problems: list[str] = []
-        self.image_channels: dict[str, set[str]] = {}  # executor label -> inputs its image reads
+        self.image_channels: dict[str, set[str]] = {}  # component -> task inputs its image reads
 
     def bad(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
 
     def run(self) -> list[str]:
         self.top_level()
+        for name, comp in self.components.items():  # images first: DAG checks read them
+            image = str(self.executors.get(comp.get("executorLabel"), {}).get("container", {}).get("image", ""))
+            self.image_channels[name] = {m.group(3) for e in PLACEHOLDER.findall(image)
+                                         if (m := _IO.match(e)) and m.group(1) == "inputs"}
         for name in sorted(self.components):
             self.component(name, self.components[name])
         if isinstance(self.spec.get("root"), dict):
@@ -98,9 +102,6 @@ class _Checker:
         for text in [*container.get("command", []), *container.get("args", [])]:
             for expr in PLACEHOLDER.findall(str(text)):
                 self.placeholder(f"deploymentSpec.executors.{label}", comp, expr)
-        image_refs = {m.group(3) for e in PLACEHOLDER.findall(str(container.get("image", "")))
-                      if (m := _IO.match(e)) and m.group(1) == "inputs"}
-        self.image_channels[name] = image_refs
 
     def placeholder(self, where: str, comp: dict[str, Any], expr: str) -> None:
         if expr == "" or expr == ".outputs.output_file" or expr.lstrip(".") in _JOB:
