@@ -126,4 +126,4 @@ def test_a_million_rows_by_twenty_features_is_fast(method):
     report = drift.compute_drift(ref, cur, method=method, threshold=THRESHOLDS[method])
     elapsed = time.perf_counter() - start
     assert report["drifted_features"] == ["f0"]
-    assert elapsed < 4.0, elapsed  # ~0.3 s (psi) and ~1.2 s (ks) on 2 cores
+    assert elapsed < 5.0, elapsed  # ~0.3 s (psi) and ~1.2 s (ks) on 2 idle cores; slack for a busy CI box

@@ -1,0 +1,275 @@
+"""MLflow tracking and registry for the runtime steps.
+
+    tracker = Tracker(workdir, experiment="churn")           # sqlite under <workdir>/.mlopsc/
+    with tracker.start_run(run_name="train", tags=lineage_tags(...)) as run:
+        tracker.log_params(hyperparameters)
+        tracker.log_metrics(metrics)
+        model_uri = tracker.log_model(model, input_example=sample)
+    version = tracker.register(model_uri, "churn-classifier", tags=..., aliases=("candidate",),
+                               pending_approval=True)
+    tracker.approve("churn-classifier", version.version, alias="production")
+
+Defaults: tracking URI `sqlite:///<workdir>/.mlopsc/mlflow.db` (absolute path), artifacts in
+`<workdir>/.mlopsc/mlruns`. A `tracking_uri` (e.g. `http://mlflow:5000`) overrides both; the
+server decides where artifacts go.
+
+Tags written by mlopsc (on runs and on model versions):
+- `mlopsc.git_commit`, `mlopsc.git_dirty` (`true` when the work tree had changes),
+  `mlopsc.spec_hash`, `mlopsc.data.<dataset>` (a dataset's version, e.g. `sha256:...` or
+  `dvc:...`), `mlopsc.run_id` (on versions: the MLflow run that produced the model);
+- `mlopsc.approval`: `pending` (approval required, not yet given), `approved`, or
+  `not_required`; `mlopsc.approval.required_for`: comma-separated environments;
+  `mlopsc.approved_by` once approved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import mlflow
+import mlflow.pyfunc
+from mlflow import MlflowClient
+
+TAG_PREFIX = "mlopsc."
+STATE_DIR = ".mlopsc"
+
+
+def default_tracking_uri(workdir: str | os.PathLike = ".") -> str:
+    return "sqlite:///" + str((Path(workdir) / STATE_DIR / "mlflow.db").resolve())
+
+
+def default_artifact_root(workdir: str | os.PathLike = ".") -> str:
+    return (Path(workdir) / STATE_DIR / "mlruns").resolve().as_uri()
+
+
+# ---------------------------------------------------------------- lineage
+
+
+def git_commit(path: str | os.PathLike = ".") -> tuple[str | None, bool]:
+    """(HEAD commit, work tree dirty) of the repository containing `path`; (None, False) outside Git."""
+    try:
+        head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        return head or None, bool(dirty)
+    except (OSError, subprocess.SubprocessError):
+        return None, False
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """`sha256:<hex>` of a file, or of a directory's files (relative names and bytes, sorted)."""
+    p = Path(path)
+    h = hashlib.sha256()
+    if p.is_dir():
+        for f in sorted(x for x in p.rglob("*") if x.is_file()):
+            h.update(f.relative_to(p).as_posix().encode() + b"\0")
+            _update_file(h, f)
+            h.update(b"\0")
+    else:
+        _update_file(h, p)
+    return "sha256:" + h.hexdigest()
+
+
+def _update_file(h: Any, path: Path) -> None:
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+
+
+def lineage_tags(
+    *,
+    git_commit: str | None = None,
+    git_dirty: bool | None = None,
+    spec_hash: str | None = None,
+    data_versions: Mapping[str, str] | None = None,
+    run_id: str | None = None,
+) -> dict[str, str]:
+    """The lineage tags, keys in a fixed order; values that are None are left out."""
+    tags: dict[str, str] = {}
+    if git_commit:
+        tags[TAG_PREFIX + "git_commit"] = git_commit
+    if git_dirty is not None:
+        tags[TAG_PREFIX + "git_dirty"] = "true" if git_dirty else "false"
+    if spec_hash:
+        tags[TAG_PREFIX + "spec_hash"] = spec_hash
+    for name in sorted(data_versions or {}):
+        tags[f"{TAG_PREFIX}data.{name}"] = str(data_versions[name])  # type: ignore[index]
+    if run_id:
+        tags[TAG_PREFIX + "run_id"] = run_id
+    return tags
+
+
+# ---------------------------------------------------------------- the pyfunc wrapper
+
+
+class PyfuncModel(mlflow.pyfunc.PythonModel):
+    """Any object with `predict(DataFrame)` as an MLflow pyfunc (pickled with cloudpickle;
+    its class must be importable where the model is loaded)."""
+
+    def __init__(self, model: Any):
+        self.model = model
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001 - MLflow's signature
+        return self.model.predict(model_input)
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for dist in ("mlflow", "torch", "pandas", "numpy", "scipy", "pyarrow", "cloudpickle"):
+        try:
+            out.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+# ---------------------------------------------------------------- the tracker
+
+
+class Tracker:
+    """One experiment in one MLflow store (tracking and registry at the same URI)."""
+
+    def __init__(self, workdir: str | os.PathLike = ".", experiment: str = "default",
+                 tracking_uri: str | None = None):
+        self.workdir = Path(workdir)
+        if tracking_uri:
+            self.tracking_uri = tracking_uri
+            self.artifact_root = None
+        else:
+            (self.workdir / STATE_DIR).mkdir(parents=True, exist_ok=True)
+            self.tracking_uri = default_tracking_uri(self.workdir)
+            self.artifact_root = default_artifact_root(self.workdir)
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        self.experiment_name = experiment
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            self.experiment_id = self.client.create_experiment(experiment, artifact_location=self.artifact_root)
+        else:
+            self.experiment_id = found.experiment_id
+
+    # -- runs
+
+    @contextmanager
+    def start_run(self, run_name: str | None = None, tags: Mapping[str, str] | None = None) -> Iterator[Any]:
+        """An active MLflow run in this experiment; ended FAILED if the block raises."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name, tags=dict(tags or {})) as run:
+            yield run
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Params as strings; lists and mappings as compact JSON (MLflow params are strings)."""
+        mlflow.log_params({k: _param(v) for k, v in params.items()})
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        mlflow.set_tags(dict(tags))
+
+    def log_dict(self, data: Any, artifact_file: str) -> None:
+        mlflow.log_dict(data, artifact_file)
+
+    def log_model(self, model: Any, name: str = "model", input_example: Any = None,
+                  pip_requirements: list[str] | None = None) -> str:
+        """Log `model` (anything with `predict(DataFrame)`) as a pyfunc in the active run; return its URI.
+
+        The input example is stored with the model; no signature is inferred from it (see below).
+        """
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=model if isinstance(model, mlflow.pyfunc.PythonModel) else PyfuncModel(model),
+                input_example=input_example,
+                # no inferred signature: MLflow's schema enforcement would reject a JSON 25 for a
+                # float column or a null in an integer one; the model's own code handles inputs
+                signature=False,
+                pip_requirements=pip_requirements or _requirements(),
+            )
+        return info.model_uri
+
+    # -- registry
+
+    def register(
+        self,
+        model_uri: str,
+        name: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        aliases: tuple[str, ...] = (),
+        approval_required_for: tuple[str, ...] = (),
+        description: str | None = None,
+    ):
+        """Register a new version of `name` from `model_uri` with tags and aliases.
+
+        With `approval_required_for` (environments), the version is tagged
+        `mlopsc.approval=pending`; aliases for those environments are not set here: `approve`
+        sets them. Returns the MLflow `ModelVersion`.
+        """
+        blocked = [a for a in aliases if a in approval_required_for]
+        if blocked:
+            raise ValueError(f"alias {blocked[0]!r} needs approval first; call approve()")
+        all_tags = dict(tags or {})
+        if approval_required_for:
+            all_tags[TAG_PREFIX + "approval"] = "pending"
+            all_tags[TAG_PREFIX + "approval.required_for"] = ",".join(approval_required_for)
+        else:
+            all_tags[TAG_PREFIX + "approval"] = "not_required"
+        version = mlflow.register_model(model_uri, name, tags=all_tags)
+        if description:
+            self.client.update_model_version(name, version.version, description=description)
+        for alias in aliases:
+            self.client.set_registered_model_alias(name, alias, version.version)
+        return self.client.get_model_version(name, version.version)
+
+    def approve(self, name: str, version: str | int, alias: str | None = None, approver: str | None = None):
+        """Mark a version approved and point `alias` (an environment) at it."""
+        v = str(version)
+        self.client.set_model_version_tag(name, v, TAG_PREFIX + "approval", "approved")
+        if approver:
+            self.client.set_model_version_tag(name, v, TAG_PREFIX + "approved_by", approver)
+        if alias:
+            self.client.set_registered_model_alias(name, alias, v)
+        return self.client.get_model_version(name, v)
+
+    def set_alias(self, name: str, alias: str, version: str | int) -> None:
+        self.client.set_registered_model_alias(name, alias, str(version))
+
+    def set_version_tags(self, name: str, version: str | int, tags: Mapping[str, str]) -> None:
+        for k, v in tags.items():
+            self.client.set_model_version_tag(name, str(version), k, str(v))
+
+    def version_for_alias(self, name: str, alias: str):
+        """The `ModelVersion` an alias points at, or None (no such model or alias)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+
+    def load_model(self, uri: str):
+        """Load a pyfunc: `models:/name@alias`, `models:/name/3`, `runs:/<id>/model`, `models:/m-...`."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        return mlflow.pyfunc.load_model(uri)
+
+
+def _param(v: Any) -> str:
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v, separators=(",", ":"), sort_keys=isinstance(v, dict))
+    return str(v)

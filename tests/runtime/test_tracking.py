@@ -1,0 +1,119 @@
+import json
+import subprocess
+import urllib.request
+
+import pytest
+
+pytest.importorskip("mlflow")
+pytest.importorskip("torch")
+
+from mlflow import MlflowClient  # noqa: E402
+
+from mlopsc.runtime import tracking  # noqa: E402
+from mlopsc.runtime.example_churn import data  # noqa: E402
+from mlopsc.runtime.example_churn.features import customer_activity  # noqa: E402
+from mlopsc.runtime.example_churn.train import train  # noqa: E402
+from mlopsc.runtime.serving import ModelServer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("project")
+    path = data.write(data.generate(3000, seed=0), workdir / "data" / "customers.parquet")
+    df = customer_activity(data.read(path))
+    model, metrics = train(df, {"lr": 0.005, "epochs": 6, "hidden": [32, 16], "batch_size": 512})
+    tracker = tracking.Tracker(workdir, experiment="churn")
+    lineage = tracking.lineage_tags(git_commit="0123abc", git_dirty=False, spec_hash="sha256:spec",
+                                    data_versions={"customers": tracking.content_hash(path)})
+    with tracker.start_run(run_name="train", tags=lineage) as run:
+        tracker.log_params({"lr": 0.005, "hidden": [32, 16]})
+        tracker.log_metrics(metrics)
+        model_uri = tracker.log_model(model, input_example=data.generate(3, seed=9).drop(columns=["churned"]))
+    version = tracker.register(
+        model_uri, "churn-classifier", tags={**lineage, **tracking.lineage_tags(run_id=run.info.run_id)},
+        aliases=("candidate",), approval_required_for=("production",),
+    )
+    return dict(workdir=workdir, tracker=tracker, run=run, version=version, metrics=metrics, path=path,
+                model=model)
+
+
+def test_store_defaults_live_under_the_workdir(trained):
+    workdir = trained["workdir"]
+    assert trained["tracker"].tracking_uri == "sqlite:///" + str((workdir / ".mlopsc" / "mlflow.db").resolve())
+    assert (workdir / ".mlopsc" / "mlflow.db").is_file()
+    assert any((workdir / ".mlopsc" / "mlruns").rglob("MLmodel"))
+
+
+def test_run_has_params_metrics_and_lineage(trained):
+    client = MlflowClient(trained["tracker"].tracking_uri)
+    run = client.get_run(trained["run"].info.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"lr": "0.005", "hidden": "[32,16]"}
+    assert run.data.metrics["val_auc"] == pytest.approx(trained["metrics"]["val_auc"])
+    assert run.data.tags["mlopsc.git_commit"] == "0123abc"
+    assert run.data.tags["mlopsc.spec_hash"] == "sha256:spec"
+    assert run.data.tags["mlopsc.data.customers"] == tracking.content_hash(trained["path"])
+    assert client.get_experiment(run.info.experiment_id).name == "churn"
+
+
+def test_registered_version_is_pending_approval_with_lineage_and_alias(trained):
+    client = MlflowClient(trained["tracker"].tracking_uri)
+    v = client.get_model_version_by_alias("churn-classifier", "candidate")
+    assert str(v.version) == str(trained["version"].version) == "1"
+    assert v.tags["mlopsc.approval"] == "pending"
+    assert v.tags["mlopsc.approval.required_for"] == "production"
+    assert v.tags["mlopsc.run_id"] == trained["run"].info.run_id
+    assert v.tags["mlopsc.git_commit"] == "0123abc"
+    assert trained["tracker"].version_for_alias("churn-classifier", "production") is None
+    with pytest.raises(ValueError, match="needs approval"):
+        trained["tracker"].register("models:/x", "churn-classifier", aliases=("production",),
+                                    approval_required_for=("production",))
+
+
+def test_approval_sets_the_environment_alias(trained):
+    tracker = trained["tracker"]
+    v = tracker.approve("churn-classifier", trained["version"].version, alias="production", approver="alice")
+    assert v.tags["mlopsc.approval"] == "approved" and v.tags["mlopsc.approved_by"] == "alice"
+    assert str(tracker.version_for_alias("churn-classifier", "production").version) == "1"
+
+
+def test_registered_model_loads_and_serves_over_http(trained):
+    tracker = trained["tracker"]
+    batch = data.generate(5, seed=4).drop(columns=["churned"])
+    loaded = tracker.load_model("models:/churn-classifier@candidate")
+    expected = trained["model"].predict(batch)
+    assert loaded.predict(batch).tolist() == pytest.approx(expected.tolist())
+    server = ModelServer.from_model_uri("models:/churn-classifier@candidate", tracking_uri=tracker.tracking_uri,
+                                        name="churn-classifier", version="1")
+    with server:
+        body = json.dumps({"instances": batch.to_dict("records")}).encode()
+        req = urllib.request.Request(server.url + "/predict", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            out = json.loads(resp.read())
+        # JSON has no int/float distinction and may carry nulls: the served model must take both
+        odd = [{"customer_id": "x", "tenure_months": None, "monthly_spend": 25, "orders_30d": 2, "plan": "pro"}]
+        req = urllib.request.Request(server.url + "/predict", data=json.dumps({"instances": odd}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert 0 <= json.loads(resp.read())["predictions"][0] <= 1
+    assert out["predictions"] == pytest.approx(expected.tolist(), rel=1e-5)
+    assert out["version"] == "1"
+
+
+def test_git_commit_and_content_hash(tmp_path):
+    assert tracking.git_commit(tmp_path) == (None, False)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "f.txt").write_text("x")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "f.txt"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "m"],
+                   check=True)
+    head, dirty = tracking.git_commit(tmp_path)
+    assert len(head) == 40 and dirty is False
+    (tmp_path / "f.txt").write_text("y")
+    assert tracking.git_commit(tmp_path)[1] is True
+    d = tmp_path / "d"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub" / "a").write_bytes(b"1")
+    h1 = tracking.content_hash(d)
+    (d / "sub" / "a").write_bytes(b"2")
+    assert tracking.content_hash(d) != h1 and h1.startswith("sha256:")
