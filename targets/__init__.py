@@ -8,6 +8,7 @@ from .base import OutputFile, Target
 
 # name -> "module:Class"; each target is a small package that overrides what differs.
 _REGISTRY: dict[str, str] = {
+    "local": "mlopsc.targets.local:LocalTarget",
     "sagemaker": "mlopsc.targets.sagemaker:SageMakerTarget",
     "kubeflow": "mlopsc.targets.kubeflow:KubeflowTarget",
 }

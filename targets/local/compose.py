@@ -1,0 +1,63 @@
+"""docker-compose.yaml: MLflow, one model server per environment, a traffic router, the monitor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlopsc import ir
+
+MLFLOW_IMAGE = "ghcr.io/mlflow/mlflow:v3.18.0"
+
+
+def compose(project: ir.Project, port: int, dockerfile_text: str) -> dict[str, Any]:
+    """Run from the repository root: `docker compose -f OUT/local/docker-compose.yaml --project-directory .`
+
+    The Dockerfile is inlined so the build does not depend on where the bundle was written.
+    """
+    spec = project.spec_path
+    environment = {"MLFLOW_TRACKING_URI": "http://mlflow:5000", "MLOPSC_SPEC": spec}
+    services: dict[str, Any] = {
+        "mlflow": {
+            "image": MLFLOW_IMAGE,
+            "command": ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000",
+                        "--backend-store-uri", "sqlite:////mlflow/mlflow.db", "--artifacts-destination",
+                        "/mlflow/artifacts"],
+            "ports": ["127.0.0.1:5000:5000"],
+            "volumes": ["mlflow-data:/mlflow"],
+            "healthcheck": {"test": ["CMD", "python", "-c",
+                                     "import urllib.request; urllib.request.urlopen('http://localhost:5000/health')"],
+                            "interval": "10s", "timeout": "5s", "retries": 5},
+        },
+        "train": _mlopsc_service(["run", spec, "--pipeline", "train"], environment, dockerfile_text),
+    }
+    services["train"]["profiles"] = ["train"]
+    if project.deployment:
+        for i, env in enumerate(project.deployment.environments):
+            services[f"model-{env.name}"] = {
+                **_mlopsc_service(["serve", spec, "--environment", env.name, "--host", "0.0.0.0", "--port", "8080"],
+                                  environment, dockerfile_text),
+                "ports": [f"127.0.0.1:{port + i}:8080"],
+                "restart": "unless-stopped",
+            }
+    if project.monitoring:
+        services["monitor"] = {
+            **_mlopsc_service(["monitor", spec, "--schedule", project.monitoring.schedule], environment,
+                              dockerfile_text),
+            "restart": "unless-stopped",
+        }
+    return {
+        "name": project.name,
+        "services": services,
+        "volumes": {"mlflow-data": {}, "mlopsc-work": {}},
+    }
+
+
+def _mlopsc_service(command: list[str], environment: dict[str, str], dockerfile_text: str) -> dict[str, Any]:
+    return {
+        "build": {"context": ".", "dockerfile_inline": dockerfile_text},
+        "image": "${MLOPSC_IMAGE:-mlopsc-local:latest}",
+        "command": command,
+        "environment": dict(environment),
+        "volumes": ["mlopsc-work:/app/.mlopsc"],
+        "depends_on": {"mlflow": {"condition": "service_healthy"}},
+    }
