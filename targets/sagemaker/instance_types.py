@@ -26,12 +26,11 @@ class InstanceType:
     uses: tuple[str, ...] = USES
 
 
-_ALL = USES
 _NO_PROCESSING = ("training", "serving")
 
 # CPU rows, cheapest first (general purpose, then compute and memory optimized as needed).
 _CPU = (
-    InstanceType("ml.t3.medium", 2, 4, uses=("processing", "serving")),
+    InstanceType("ml.t3.medium", 2, 4, uses=("processing",)),
     InstanceType("ml.m5.large", 2, 8),
     InstanceType("ml.c5.xlarge", 4, 8),
     InstanceType("ml.r5.large", 2, 16),
@@ -79,9 +78,9 @@ _GPU = (
     InstanceType("ml.p3.8xlarge", 32, 244, 4, "nvidia-v100"),
     InstanceType("ml.p3.16xlarge", 64, 488, 8, "nvidia-v100"),
     # A100 and H100 come only as 8-GPU instances on SageMaker.
-    InstanceType("ml.p4d.24xlarge", 96, 1152, 8, "nvidia-a100"),
+    InstanceType("ml.p4d.24xlarge", 96, 1152, 8, "nvidia-a100", uses=_NO_PROCESSING),
     InstanceType("ml.p4de.24xlarge", 96, 1152, 8, "nvidia-a100-80gb", uses=_NO_PROCESSING),
-    InstanceType("ml.p5.48xlarge", 192, 2048, 8, "nvidia-h100"),
+    InstanceType("ml.p5.48xlarge", 192, 2048, 8, "nvidia-h100", uses=_NO_PROCESSING),
 )
 
 TABLE: tuple[InstanceType, ...] = _CPU + _GPU
