@@ -27,8 +27,8 @@ def plan_command(spec: str, base: str | None, fmt: str, max_diff_lines: int) -> 
     and the generated files that change for every target."""
     from mlopsc import targets
     from mlopsc.api import display_path
-    from mlopsc.loader import read_bytes
     from mlopsc.diagnostics import SpecError
+    from mlopsc.loader import read_bytes
 
     from .plan import build_plan
     from .plan.gitbase import BaseError, read_base

@@ -111,7 +111,8 @@ def scaffold(directory: str, name: str | None = None, template: str = "tabular",
     files = render(name or default_name(directory), template, target, out_dir)
     problems = [d for d in check_spec(files[SPEC]) if d.severity == "error"]
     if problems:  # a template that does not validate is a bug in mlopsc, not a user error
-        raise RuntimeError("the `%s` template does not validate:\n%s" % (template, "\n".join(d.text() for d in problems)))
+        details = "\n".join(d.text() for d in problems)
+        raise RuntimeError(f"the `{template}` template does not validate:\n{details}")
     existing = [rel for rel in files if os.path.lexists(os.path.join(directory, rel))]
     if existing and not force:
         raise InitError("refusing to overwrite: " + ", ".join(existing), "pass --force to overwrite them")

@@ -41,7 +41,7 @@ def compile_doc(doc: Document | None, names: list[str]) -> dict[str, tuple[dict[
     for name in names:
         try:
             files, found = targets.get(name).compile(project)
-        except Exception as exc:  # a target being written may fail; the plan still reports the rest
+        except Exception as exc:  # noqa: BLE001 - a target being written may fail; the plan still reports the rest
             out[name] = ({}, [Diagnostic(doc.file, 1, 1, "E799", f"target `{name}` failed: {type(exc).__name__}: {exc}")])
             continue
         bundle = with_bundle_files(project, name, {f.path: f.content for f in files}) if files else {}

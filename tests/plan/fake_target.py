@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import ClassVar
 
 from mlopsc import ir
 from mlopsc.targets.base import OutputFile, Target
@@ -29,7 +30,7 @@ def _json(value) -> str:
 class FakeTarget(Target):
     name = "fake"
     summary = "test target: JSON dumps of the IR"
-    capabilities = {"train pipeline": "train.json"}
+    capabilities: ClassVar[dict[str, str]] = {"train pipeline": "train.json"}
 
     def files(self, project: ir.Project) -> list[OutputFile]:
         return [

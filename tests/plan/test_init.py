@@ -13,7 +13,6 @@ import sys
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from mlopsc import api
 from mlopsc.commands_review import init_command
 from mlopsc.init import PRE_COMMIT, SPEC, WORKFLOW, default_name, render
@@ -33,7 +32,7 @@ def init(*args):
 @pytest.fixture(params=["tabular", "llm"])
 def project(request, tmp_path):
     directory = tmp_path / "Churn_Model 2"
-    code, out, err = init(str(directory), "--template", request.param)
+    code, _, err = init(str(directory), "--template", request.param)
     assert code == 0, err
     return str(directory)
 
@@ -65,7 +64,7 @@ def test_spec_compiles_for_every_registered_target(project):
 def test_refuses_to_overwrite_without_force(tmp_path):
     os.makedirs(tmp_path / ".github" / "workflows")
     (tmp_path / ".github" / "workflows" / "mlops.yaml").write_text("keep me\n")
-    code, out, err = init(str(tmp_path))
+    code, _, err = init(str(tmp_path))
     assert code == 2
     assert "refusing to overwrite: .github/workflows/mlops.yaml" in err and "--force" in err
     assert not (tmp_path / SPEC).exists()  # nothing written when anything is refused
@@ -114,7 +113,7 @@ def test_workflow_shape(project):
     assert "mlopsc plan mlops.yaml --base \"origin/${BASE_REF}\" --format markdown" in runs
     assert "gh pr comment" in runs and "<!-- mlopsc-plan -->" in runs
     assert "${{" not in runs  # expressions reach scripts only through env (no injection)
-    checkout = [s for s in wf["jobs"]["plan"]["steps"] if "checkout" in s.get("uses", "")][0]
+    checkout = next(s for s in wf["jobs"]["plan"]["steps"] if "checkout" in s.get("uses", ""))
     assert checkout["with"]["fetch-depth"] == 0
 
 
@@ -155,7 +154,7 @@ def _pre_commit() -> list[str] | None:
 @pytest.mark.skipif(_pre_commit() is None, reason="pre-commit is not installed (pip install pre-commit)")
 def test_pre_commit_config_validates(project):
     proc = subprocess.run([*_pre_commit(), "validate-config", os.path.join(project, PRE_COMMIT)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "warning" not in (proc.stdout + proc.stderr).lower()
 
@@ -166,7 +165,7 @@ def test_pre_commit_hooks_run(project, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"), GIT_CONFIG_NOSYSTEM="1", HOME=str(tmp_path),
                PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""))
-    run = lambda *a: subprocess.run(list(a), cwd=project, env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
+    run = lambda *a: subprocess.run(list(a), cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert run("git", "init", "-q").returncode == 0
     compiled = run(sys.executable, "-m", "mlopsc", "compile", "mlops.yaml", "--target", "all", "--out", "build")
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr

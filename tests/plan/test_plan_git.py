@@ -11,7 +11,6 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 from conftest import fixture_text
-
 from mlopsc.commands_review import plan_command
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
@@ -123,7 +122,7 @@ def test_spec_in_a_subdirectory_is_found_by_path(repo):
 
 # ------------------------------------------------------------------ the three errors
 
-DIAG = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E\d+)\]: (?P<msg>.+)$", re.M)
+DIAG = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E\d+)\]: (?P<msg>.+)$", re.MULTILINE)
 
 
 def test_not_a_git_repository(tmp_path, monkeypatch):
@@ -163,7 +162,7 @@ def test_base_spec_that_no_longer_validates(repo):
     write(repo, "apiVersion: mlopsc/v1\nname: churn\ntrainig: {}\n", "old.yaml")
     code, _, err = run("--base", "old.yaml")
     assert code == 1
-    assert re.search(r"^old\.yaml:3:1: error\[E2\d\d\]: .*trainig", err, re.M), err
+    assert re.search(r"^old\.yaml:3:1: error\[E2\d\d\]: .*trainig", err, re.MULTILINE), err
     assert "the base spec from old.yaml no longer parses" in err
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 from conftest import fixture_text
-
 from mlopsc.plan import build_plan
 
 RETRAIN = "retrain, re-evaluate"
@@ -184,8 +183,8 @@ def test_diffs_are_bounded(fake_targets):
 def test_plan_with_every_registered_target():
     """Whatever targets exist now: the plan lists exactly the files whose compiled text differs."""
     from mlopsc import targets
-    from mlopsc.plan.outputs import compile_doc
     from mlopsc.loader import load_bytes
+    from mlopsc.plan.outputs import compile_doc
 
     names = targets.names()
     base = fixture_text("churn.yaml")
