@@ -1,0 +1,83 @@
+"""The target as the CLI uses it: files, located diagnostics, schedules, determinism, no kfp import."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mlopsc import api, targets
+from mlopsc.targets.kubeflow import schedule
+
+from conftest import ROOT
+
+
+def test_churn_compiles_to_the_expected_files():
+    os.chdir(ROOT)
+    result = api.compile_spec("specs/churn.yaml", ["kubeflow"])
+    assert result.ok, [d.text() for d in result.diagnostics]
+    assert sorted(result.bundles["kubeflow"]) == [
+        "README.md", "manifest.json", "pipelines/deploy.yaml", "pipelines/monitor.yaml", "pipelines/train.yaml",
+        "schedules/monitor.recurring-run.json", "schedules/train.recurring-run.json",
+        "serving/production.inferenceservice.yaml", "serving/staging.inferenceservice.yaml"]
+    assert all(d.code == "W702" for d in result.diagnostics)
+
+
+def test_shadow_and_gateway_are_located_e701(projects):
+    project = projects["support-assistant"]
+    found = targets.get("kubeflow").unsupported(project)
+    errors = sorted((d.line, d.col, d.code) for d in found if d.severity == "error")
+    gateway, shadow = project.llm.gateway.span, project.deployment.environments[1].strategy.span
+    assert errors == sorted([(gateway.line, gateway.col, "E701"), (shadow.line, shadow.col, "E701")])
+    assert all(d.file == "specs/support-assistant.yaml" and "kubeflow" in d.message for d in found)
+
+
+def test_recurring_run_is_a_kfp_api_body(compiled, projects):
+    from kfp_server_api import ApiClient
+
+    project = projects["churn"]
+    monitor = schedule.recurring_run(project, project.pipeline("monitor"), compiled[("churn", "monitor")])
+    run = ApiClient()._ApiClient__deserialize(json.loads(json.dumps(monitor)), "V2beta1RecurringRun")
+    assert run.trigger.cron_schedule.cron == "0 0 6 * * *"
+    assert run.mode == "ENABLE" and run.pipeline_spec["pipelineInfo"]["name"] == "churn-classifier-monitor"
+    # with a platform spec, the pipeline is nested as kfp.Client nests it
+    train = schedule.recurring_run(project, project.pipeline("train"), compiled[("churn", "train")])
+    run = ApiClient()._ApiClient__deserialize(json.loads(json.dumps(train)), "V2beta1RecurringRun")
+    assert run.trigger.cron_schedule.cron == "0 0 3 * * 0"
+    assert set(run.pipeline_spec) == {"pipeline_spec", "platform_spec"}
+
+
+@pytest.mark.parametrize("cron,expected", [("0 6 * * *", "0 0 6 * * *"), ("@daily", "@daily"),
+                                           ("0 0 6 * * *", "0 0 6 * * *")])
+def test_kfp_cron_has_seconds(cron, expected):
+    assert schedule.kfp_cron(cron) == expected
+
+
+def _compile_in_subprocess(seed, out):
+    env = dict(os.environ, PYTHONHASHSEED=str(seed))
+    subprocess.run([sys.executable, "-m", "mlopsc", "compile", "specs/churn.yaml", "--target", "kubeflow",
+                    "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
+    found = {}
+    for root, _, names in os.walk(out):
+        for name in names:
+            path = os.path.join(root, name)
+            found[os.path.relpath(path, out)] = open(path, "rb").read()
+    return found
+
+
+def test_bytes_identical_across_hash_seeds(tmp_path):
+    first = _compile_in_subprocess(1, tmp_path / "a")
+    second = _compile_in_subprocess(4242, tmp_path / "b")
+    assert first == second and len(first) == 9
+    assert all(b"\r\n" not in v for v in first.values())
+
+
+def test_compile_path_does_not_import_kfp():
+    # (`google` and `google.cloud` are namespace packages that site .pth files import at startup)
+    code = ("import sys; from mlopsc import api; api.compile_spec('specs/churn.yaml', ['kubeflow']); "
+            "heavy = ('kfp', 'kfp_server_api', 'kubernetes', 'google.protobuf', 'google.cloud.aiplatform'); "
+            "bad = [m for m in sys.modules if m.startswith(heavy)]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
