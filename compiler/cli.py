@@ -99,6 +99,16 @@ def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str)
         click.echo(f"wrote {directory}/")
 
 
+def _register_commands() -> None:
+    from .commands_review import init_command, plan_command
+
+    cli.add_command(plan_command)
+    cli.add_command(init_command)
+
+
+_register_commands()
+
+
 def _report(diagnostics, fmt: str, files: int, quiet_ok: bool = False) -> None:
     text = render(diagnostics, fmt)
     if text:

