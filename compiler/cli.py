@@ -101,9 +101,11 @@ def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str)
 
 def _register_commands() -> None:
     from .commands_review import init_command, plan_command
+    from .commands_submit import submit_command
 
     cli.add_command(plan_command)
     cli.add_command(init_command)
+    cli.add_command(submit_command)
 
 
 _register_commands()
