@@ -1,0 +1,61 @@
+"""`submit` against moto's server on 127.0.0.1: create, then update, and read the definition back."""
+
+import io
+import os
+
+import pytest
+from sm_helpers import compile_spec
+
+
+@pytest.fixture()
+def moto_url(monkeypatch):
+    from moto.server import ThreadedMotoServer
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def test_create_then_update_reads_back_unchanged(moto_url):
+    import boto3
+
+    from mlopsc.targets.sagemaker.submit import submit
+
+    project, files, _ = compile_spec("churn.yaml")
+    first = submit(project, files, endpoint_url=moto_url, out=io.StringIO())
+    assert {r["action"] for r in first} == {"created"}
+    changed = dict(files)
+    changed["pipelines/train.json"] = files["pipelines/train.json"].replace('"P30D"', '"P7D"')
+    second = submit(project, changed, endpoint_url=moto_url, out=io.StringIO())
+    assert {r["pipeline"]: r["action"] for r in second}["churn-classifier-train"] == "updated"
+    third = submit(project, changed, endpoint_url=moto_url, out=io.StringIO())
+    assert {r["action"] for r in third} == {"unchanged"}  # idempotent
+    client = boto3.client("sagemaker", endpoint_url=moto_url, region_name="us-east-1")
+    for path, text in changed.items():
+        if path.startswith("pipelines/"):
+            name = "churn-classifier-" + os.path.basename(path).removesuffix(".json")
+            assert client.describe_pipeline(PipelineName=name)["PipelineDefinition"] == text
+    assert client.describe_model_package_group(ModelPackageGroupName="churn-classifier")
+
+
+def test_dry_run_prints_requests_and_touches_nothing():
+    from mlopsc.targets.sagemaker.submit import submit
+
+    project, files, _ = compile_spec("churn.yaml")
+    out = io.StringIO()
+
+    class NoClient:
+        def __getattr__(self, name):
+            raise AssertionError("dry run must not call AWS")
+
+    results = submit(project, files, dry_run=True, out=out, client=NoClient())
+    assert [r["action"] for r in results] == ["dry-run"] * 3
+    printed = out.getvalue()
+    assert '"PipelineName": "churn-classifier-train"' in printed
