@@ -29,11 +29,11 @@ the `string` type check on object columns.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from mlopsc import ir
 
 RULES = ("missing", "type", "nullable", "unique", "min", "max", "values", "max_null_fraction")
@@ -74,7 +74,7 @@ def check_dataframe(
     """Validate `df`; return a report dict (JSON-able, keys in a fixed order)."""
     columns = tuple(columns)
     failures: list[dict] = []
-    n = int(len(df))
+    n = len(df)
     if min_rows is not None and n < min_rows:
         failures.append(
             _failure(None, "min_rows", n, None, None, f"{n} rows, at least {min_rows} required")

@@ -33,13 +33,13 @@ import html
 import json
 import math
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from mlopsc import ir
 
 METHODS = ("psi", "ks", "wasserstein", "chi2")
@@ -114,8 +114,8 @@ def compute_drift(
     return {
         "method": method,
         "threshold": float(threshold),
-        "reference_rows": int(len(reference)),
-        "current_rows": int(len(current)),
+        "reference_rows": len(reference),
+        "current_rows": len(current),
         "drifted": bool(drifted),
         "drifted_features": drifted,
         "features": results,

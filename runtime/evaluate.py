@@ -21,8 +21,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from mlopsc import ir
 
@@ -106,7 +107,6 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Metrics of `model.predict(df)` against `df[label]`; `slices` add `slices.<col>.<value>`."""
     import numpy as np
-
     from mlopsc.runtime.metrics import classification_metrics
 
     features = df.drop(columns=[label])

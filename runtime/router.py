@@ -39,7 +39,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from mlopsc import ir
 from mlopsc.runtime.httpbase import HTTPService, JSONHandler, Upstream
@@ -142,7 +141,7 @@ class Rollout:
 
     # -- driven by the router, under its lock
 
-    def begin(self, router: "Router") -> None:
+    def begin(self, router: Router) -> None:
         self.router = router
         self.state = "running"
         if self.type == "direct":

@@ -24,7 +24,8 @@ import json
 import math
 import threading
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from mlopsc.runtime.httpbase import HTTPService, JSONHandler
 
@@ -247,7 +248,7 @@ class ModelServer(HTTPService):
         self.metrics = Metrics(name)
 
     @classmethod
-    def from_model_uri(cls, model_uri: str, *, tracking_uri: str | None = None, **kwargs: Any) -> "ModelServer":
+    def from_model_uri(cls, model_uri: str, *, tracking_uri: str | None = None, **kwargs: Any) -> ModelServer:
         return cls(load_pyfunc(model_uri, tracking_uri), **kwargs)
 
     def handle_predict(self, handler: JSONHandler) -> tuple[int, dict]:
@@ -271,7 +272,7 @@ class ModelServer(HTTPService):
             return 400, {"error": f"{len(instances)} instances; at most {self.max_instances} per request"}
         try:
             predictions = self.predict(instances) if instances else []
-        except Exception as e:  # the model's failure is the client's 500, not the server's crash
+        except Exception as e:  # noqa: BLE001 - the model's failure is the client's 500, not a crash
             self.metrics.error("model")
             return 500, {"error": f"{type(e).__name__}: {e}"}
         if len(predictions) != len(instances):

@@ -28,9 +28,10 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import mlflow
 import mlflow.pyfunc
@@ -116,7 +117,7 @@ class PyfuncModel(mlflow.pyfunc.PythonModel):
     def __init__(self, model: Any):
         self.model = model
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001 - MLflow's signature
+    def predict(self, context, model_input, params=None):
         return self.model.predict(model_input)
 
 

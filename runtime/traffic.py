@@ -15,7 +15,8 @@ import json
 import math
 import threading
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from mlopsc.runtime.httpbase import Upstream
 
@@ -30,7 +31,7 @@ def smoke_test(url: str, instances: Sequence[Any]) -> dict:
     client = Upstream(timeout=30)
     checks = []
     try:
-        status, body = client.get(url.rstrip("/") + "/health")
+        status, _ = client.get(url.rstrip("/") + "/health")
         checks.append({"check": "health", "passed": status == 200, "status": status})
         status, out = client.post_json(url.rstrip("/") + "/predict", {"instances": list(instances)})
         ok = status == 200 and isinstance(out, dict) and len(out.get("predictions", [])) == len(instances)
@@ -44,7 +45,7 @@ def smoke_test(url: str, instances: Sequence[Any]) -> dict:
 def load_test(url: str, instances: Sequence[Any], *, rps: float, duration_s: float,
               max_p95_ms: float | None = None, workers: int = 4, batch: int = 1) -> dict:
     """Send `rps * duration_s` requests at a steady pace; each carries `batch` instances."""
-    total = max(1, int(round(rps * duration_s)))
+    total = max(1, round(rps * duration_s))
     payloads = [json.dumps({"instances": [instances[(i * batch + j) % len(instances)] for j in range(batch)]}).encode()
                 for i in range(min(total, 256))]
     target = url.rstrip("/") + "/predict"

@@ -90,7 +90,7 @@ def write(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     return path
 
 
-def read(path: str | os.PathLike, format: str | None = None) -> pd.DataFrame:  # noqa: A002
+def read(path: str | os.PathLike, format: str | None = None) -> pd.DataFrame:
     """Read a dataset written by `write` (or any parquet/csv/jsonl/json file)."""
     path = Path(path)
     fmt = format or path.suffix.lower().lstrip(".") or "parquet"

@@ -15,16 +15,16 @@ save (0.4 s on one thread against 2.6 s on two, measured on a 2-core box).
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
-
 from mlopsc.runtime.example_churn.data import PLANS
 from mlopsc.runtime.example_churn.features import TENURE_BUCKETS, customer_activity
 from mlopsc.runtime.metrics import classification_metrics
+from torch import nn
 
 NUMERIC = ("tenure_months", "monthly_spend", "orders_30d", "avg_order_value_30d")
 LOG_SCALED = ("monthly_spend", "avg_order_value_30d")
@@ -78,7 +78,7 @@ def split(df: pd.DataFrame, label: str, validation: float = 0.2, seed: int = 42,
     val_mask = np.zeros(len(df), dtype=bool)
     for value in pd.unique(key):
         idx = np.flatnonzero(key == value)
-        take = int(round(len(idx) * validation))
+        take = round(len(idx) * validation)
         val_mask[rng.permutation(idx)[:take]] = True
     return df[~val_mask], df[val_mask]
 

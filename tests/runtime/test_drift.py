@@ -4,10 +4,9 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-
 from mlopsc import ir
 from mlopsc.runtime import drift
+from scipy import stats
 
 THRESHOLDS = {"psi": 0.2, "ks": 0.1, "wasserstein": 0.1, "chi2": 0.1}
 

@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from mlopsc import ir
 from mlopsc.runtime import evaluate, traffic
 from mlopsc.runtime.router import Rollout, Router

@@ -3,7 +3,6 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
-
 from mlopsc import ir
 from mlopsc.runtime import datacheck, drift
 from mlopsc.runtime.example_churn import data

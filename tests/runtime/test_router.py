@@ -3,7 +3,6 @@ import time
 import urllib.request
 
 import pytest
-
 from mlopsc import ir
 from mlopsc.runtime.httpbase import Upstream
 from mlopsc.runtime.router import Rollout, Router, derive_window, p99

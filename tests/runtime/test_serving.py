@@ -4,7 +4,6 @@ import urllib.request
 
 import pandas as pd
 import pytest
-
 from mlopsc.runtime.httpbase import Upstream
 from mlopsc.runtime.serving import Metrics, ModelServer, parse_prometheus
 

@@ -7,13 +7,12 @@ import pytest
 pytest.importorskip("mlflow")
 pytest.importorskip("torch")
 
-from mlflow import MlflowClient  # noqa: E402
-
-from mlopsc.runtime import tracking  # noqa: E402
-from mlopsc.runtime.example_churn import data  # noqa: E402
-from mlopsc.runtime.example_churn.features import customer_activity  # noqa: E402
-from mlopsc.runtime.example_churn.train import train  # noqa: E402
-from mlopsc.runtime.serving import ModelServer  # noqa: E402
+from mlflow import MlflowClient
+from mlopsc.runtime import tracking
+from mlopsc.runtime.example_churn import data
+from mlopsc.runtime.example_churn.features import customer_activity
+from mlopsc.runtime.example_churn.train import train
+from mlopsc.runtime.serving import ModelServer
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +32,8 @@ def trained(tmp_path_factory):
         model_uri, "churn-classifier", tags={**lineage, **tracking.lineage_tags(run_id=run.info.run_id)},
         aliases=("candidate",), approval_required_for=("production",),
     )
-    return dict(workdir=workdir, tracker=tracker, run=run, version=version, metrics=metrics, path=path,
-                model=model)
+    return {"workdir": workdir, "tracker": tracker, "run": run, "version": version, "metrics": metrics, "path": path,
+                "model": model}
 
 
 def test_store_defaults_live_under_the_workdir(trained):
