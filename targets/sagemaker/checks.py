@@ -29,8 +29,8 @@ def unsupported(project: ir.Project) -> list[Diagnostic]:
     found += _schedules(project)
     if project.llm and project.llm.gateway:
         found.append(note(T, project.llm.gateway.span,
-                          "the LLM gateway is not a SageMaker resource and is not deployed; run it next to the "
-                          "endpoint (the kubeflow and local targets deploy it)"))
+                          "the LLM gateway is not a SageMaker resource and is not deployed; "
+                          "run it next to the endpoint"))
     return found
 
 
