@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from mlopsc import ir
 
@@ -37,13 +38,19 @@ def _walk(value: Any, section: str) -> Iterator[tuple[str, str]]:
             yield from _walk(v, section)
 
 
+_last: list[Any] = [None, []]  # the last project walked and its references (one walk per compile)
+
+
 def secret_refs(project: ir.Project) -> list[tuple[str, str]]:
     """(section, NAME) for every secret reference, sorted, once."""
+    if _last[0] is project:
+        return _last[1]
     found = set()
     for f in dataclasses.fields(project):
         if f.name not in ("pipelines", "targets"):
             found.update(_walk(getattr(project, f.name), f.name))
-    return sorted(found)
+    _last[:] = [project, sorted(found)]
+    return _last[1]
 
 
 def secrets_for_step(step: ir.Step, project: ir.Project) -> list[str]:

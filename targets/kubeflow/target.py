@@ -14,7 +14,7 @@ from . import kserve, schedule, unsupported
 class KubeflowTarget(Target):
     name = "kubeflow"
     summary = "Kubeflow Pipelines v2 (KFP IR + kfp-kubernetes) with KServe serving"
-    capabilities = {
+    capabilities = {  # noqa: RUF012 (the base class declares it so)
         "train pipeline": "KFP v2 IR YAML + kfp-kubernetes platform spec",
         "evaluation gate": "condition sub-DAG on the evaluate step's `passed` output (CEL)",
         "failure notification": "exit handler with the task's final status",

@@ -5,7 +5,6 @@ traffic and the LLM gateway; the pipelines themselves are fully expressible)."""
 import os
 
 import pytest
-
 from mlopsc import api
 from mlopsc.targets.kfp_ir import build
 

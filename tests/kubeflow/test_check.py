@@ -3,10 +3,8 @@
 import copy
 
 import pytest
-
-from mlopsc.targets.kfp_ir.check import check
-
 from kfp_cases import compiled_cases
+from mlopsc.targets.kfp_ir.check import check
 
 
 @pytest.mark.parametrize("spec,pipeline", compiled_cases())

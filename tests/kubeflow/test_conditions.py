@@ -2,7 +2,6 @@
 
 import celpy
 import pytest
-
 from mlopsc.targets.kfp_ir.check import CONDITION_REF
 
 
@@ -28,7 +27,7 @@ def _runs(condition, values):
 def test_gate_runs_register_or_fail(compiled, spec, passed):
     tasks = _condition_tasks(compiled[(spec, "train")].spec)
     ran = set()
-    for name, (cond, comp) in tasks.items():
+    for cond, comp in tasks.values():
         refs = CONDITION_REF.findall(cond)
         assert refs == ["pipelinechannel--evaluate-passed"]
         if _runs(cond, {refs[0]: passed}):

@@ -8,10 +8,8 @@ import yaml
 from google.protobuf import json_format
 from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
-
-from mlopsc.targets.kfp_ir import render
-
 from kfp_cases import compiled_cases
+from mlopsc.targets.kfp_ir import render
 
 
 @pytest.mark.parametrize("spec,pipeline", compiled_cases())
@@ -19,11 +17,11 @@ def test_pipeline_spec_parses_strictly(compiled, spec, pipeline):
     c = compiled[(spec, pipeline)]
     json_format.ParseDict(c.spec, pb.PipelineSpec())  # unknown fields raise
     assert c.spec["schemaVersion"] == "2.1.0"
-    for label, executor in c.spec["deploymentSpec"]["executors"].items():
+    for executor in c.spec["deploymentSpec"]["executors"].values():
         json_format.ParseDict(executor, pb.PipelineDeploymentConfig.ExecutorSpec())
     if c.platform:
         json_format.ParseDict(c.platform, pb.PlatformSpec())
-        for label, cfg in c.platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"].items():
+        for cfg in c.platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"].values():
             json_format.ParseDict(cfg, k8s.KubernetesExecutorConfig())
 
 

@@ -5,7 +5,6 @@ import os
 import jsonschema
 import pytest
 import yaml
-
 from mlopsc.targets.kubeflow import kserve
 
 CRD = "/work/shared/reference/kserve-inferenceservice.crd.yaml"
@@ -15,7 +14,8 @@ CRD = "/work/shared/reference/kserve-inferenceservice.crd.yaml"
 def isvc_schema():
     if not os.path.exists(CRD):
         pytest.skip("KServe CRD not available")
-    crd = yaml.safe_load(open(CRD))
+    with open(CRD) as fh:
+        crd = yaml.safe_load(fh)
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")
     return version["schema"]["openAPIV3Schema"]
 

@@ -35,7 +35,6 @@ def standin_path(tmp_path, monkeypatch):
 def test_churn_train_runs_in_kfp_local(compiled, standin_path, monkeypatch):
     from kfp import components, local
     from kfp.local import subprocess_task_handler
-
     from mlopsc.targets.kfp_ir import render
 
     monkeypatch.setattr(subprocess_task_handler.SubprocessTaskHandler,
