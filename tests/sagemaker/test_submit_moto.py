@@ -18,7 +18,12 @@ def moto_url(monkeypatch):
     server.start()
     try:
         host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
+        url = f"http://{host}:{port}"
+        # moto keeps its backends per process: start every test from an empty account.
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).read()
+        yield url
     finally:
         server.stop()
 
@@ -59,3 +64,41 @@ def test_dry_run_prints_requests_and_touches_nothing():
     assert [r["action"] for r in results] == ["dry-run"] * 3
     printed = out.getvalue()
     assert '"PipelineName": "churn-classifier-train"' in printed
+
+
+def test_cli_submit_creates_then_updates(moto_url, tmp_path, monkeypatch):
+    """`mlopsc submit --target sagemaker --endpoint-url ...` as a user runs it, twice."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    import boto3
+
+    from mlopsc import api
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    (tmp_path / "specs").mkdir()
+    spec = tmp_path / "specs" / "churn.yaml"
+    shutil.copy(os.path.join(root, "specs", "churn.yaml"), spec)
+
+    def submit_cli():
+        proc = subprocess.run([sys.executable, "-m", "mlopsc", "submit", "specs/churn.yaml", "--target", "sagemaker",
+                               "--endpoint-url", moto_url], cwd=tmp_path, capture_output=True, text=True, env=os.environ)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
+        return {line.split()[1]: line.split()[0].rstrip(":") for line in proc.stdout.splitlines()}
+
+    assert submit_cli() == {f"churn-classifier-{p}": "created" for p in ("train", "deploy", "monitor")}
+    spec.write_text(spec.read_text().replace("max_trials: 20", "max_trials: 12"))
+    second = submit_cli()
+    assert second["churn-classifier-train"] == "updated"
+    assert second["churn-classifier-deploy"] == "unchanged"
+
+    monkeypatch.chdir(tmp_path)
+    expected = api.compile_spec("specs/churn.yaml", ["sagemaker"]).bundles["sagemaker"]
+    client = boto3.client("sagemaker", endpoint_url=moto_url, region_name="us-east-1")
+    for name in ("train", "deploy", "monitor"):
+        stored = client.describe_pipeline(PipelineName=f"churn-classifier-{name}")["PipelineDefinition"]
+        assert stored == expected[f"pipelines/{name}.json"]
+    assert '"MaxNumberOfTrainingJobs": 12' in json.dumps(json.loads(expected["pipelines/train.json"]))
