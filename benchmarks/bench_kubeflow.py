@@ -76,11 +76,16 @@ compiler.Compiler().compile(pipeline, sys.argv[1])
 '''
 
 
+# As users run it: bytecode caches allowed (some shells export PYTHONDONTWRITEBYTECODE, which
+# would make every run recompile mlopsc's sources while kfp's installed .pyc files are used).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _time(cmd: list[str], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=ENV)
         times.append(time.perf_counter() - start)
     return times
 
@@ -96,7 +101,7 @@ def main() -> int:
         mlopsc = shutil.which("mlopsc", path=os.path.dirname(sys.executable)) or shutil.which("mlopsc")
         ours = [mlopsc, "compile", "specs/churn.yaml", "--target", "kubeflow", "--out", os.path.join(tmp, "out")]
         theirs = [sys.executable, script, os.path.join(tmp, "kfp.yaml")]
-        _time(ours, 1), _time(theirs, 1)  # warm the OS file cache for both
+        _time(ours, 1), _time(theirs, 1)  # warm the OS file cache and bytecode for both
         a, b = [], []
         for _ in range(runs):  # interleaved, so load from other processes hits both alike
             a += _time(ours, 1)

@@ -45,6 +45,8 @@ def freeze(value: Any) -> Any:
 
 @dataclass(frozen=True, order=True)
 class Span:
+    """A position in a spec file (1-based line and column)."""
+
     file: str
     line: int
     col: int
@@ -61,6 +63,8 @@ NO_SPAN = Span("<default>", 0, 0)
 
 @dataclass(frozen=True)
 class Resources:
+    """Portable compute: cores, bytes of memory, GPU count and portable GPU type."""
+
     cpu: float  # cores (0.5 == 500m)
     memory_bytes: int
     gpu_count: int = 0
@@ -70,6 +74,8 @@ class Resources:
 
 @dataclass(frozen=True)
 class Spot:
+    """Interruptible capacity: whether to use it and how long to wait for it (seconds)."""
+
     enabled: bool
     max_wait_seconds: int
     span: Span = NO_SPAN
@@ -77,6 +83,8 @@ class Spot:
 
 @dataclass(frozen=True)
 class Autoscaling:
+    """Replica bounds (0 minimum = scale to zero) and the per-replica concurrency target."""
+
     min_replicas: int
     max_replicas: int
     target_concurrency: int | None
@@ -99,6 +107,8 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Image:
+    """The one image every step runs: base, requirements file, registry repository."""
+
     base: str
     requirements: str | None
     repository: str | None
@@ -110,6 +120,8 @@ class Image:
 
 @dataclass(frozen=True)
 class Column:
+    """A declared column: type, nullability, uniqueness, range and allowed values."""
+
     name: str
     type: str  # string | integer | number | boolean | category | datetime
     nullable: bool
@@ -122,6 +134,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Dataset:
+    """A named dataset: location, format, version and the checks its data must pass."""
+
     name: str
     uri: str
     format: str
@@ -135,6 +149,8 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Split:
+    """How training data is split for validation."""
+
     validation: float
     seed: int
     stratify: str | None
@@ -143,6 +159,8 @@ class Split:
 
 @dataclass(frozen=True)
 class Data:
+    """All datasets, how they are versioned, and the label column."""
+
     versioning: str  # dvc | lakefs | hash
     label: str | None
     datasets: tuple[Dataset, ...]
@@ -155,6 +173,8 @@ class Data:
 
 @dataclass(frozen=True)
 class FeatureView:
+    """A feature view: the transform that turns a source dataset into features for an entity."""
+
     name: str
     entity: str
     join_key: str
@@ -167,6 +187,8 @@ class FeatureView:
 
 @dataclass(frozen=True)
 class Features:
+    """The feature store (or inline transforms) and its views."""
+
     store: str  # feast | inline
     views: tuple[FeatureView, ...]
     span: Span = NO_SPAN
@@ -177,6 +199,8 @@ class Features:
 
 @dataclass(frozen=True)
 class SweepParameter:
+    """One hyperparameter's search space."""
+
     name: str
     distribution: str  # uniform | log_uniform | int_uniform | choice
     values: tuple[Any, ...]  # (low, high) for ranges, the options for choice
@@ -185,6 +209,8 @@ class SweepParameter:
 
 @dataclass(frozen=True)
 class Sweep:
+    """Hyperparameter search: strategy, objective and trial budget."""
+
     strategy: str  # grid | random | bayesian
     metric: str
     goal: str  # maximize | minimize
@@ -196,6 +222,8 @@ class Sweep:
 
 @dataclass(frozen=True)
 class Training:
+    """The user's training entrypoint and how it runs."""
+
     entrypoint: str
     framework: str
     hyperparameters: FrozenDict
@@ -209,6 +237,8 @@ class Training:
 
 @dataclass(frozen=True)
 class Tracking:
+    """Where runs are tracked (MLflow experiment and URI)."""
+
     backend: str
     experiment: str
     uri: str | None
@@ -217,6 +247,8 @@ class Tracking:
 
 @dataclass(frozen=True)
 class EvalSuite:
+    """An LLM eval suite: dataset, scorers and the minimum passing score."""
+
     dataset: str
     scorers: tuple[str, ...]
     min_score: float
@@ -225,6 +257,8 @@ class EvalSuite:
 
 @dataclass(frozen=True)
 class Evals:
+    """The evaluation gate: thresholds, baseline comparison, slices and LLM suites."""
+
     dataset: str | None
     thresholds: tuple[Threshold, ...]
     baseline: str | None  # environment or alias to compare with; None: no comparison
@@ -236,6 +270,8 @@ class Evals:
 
 @dataclass(frozen=True)
 class Approval:
+    """Which environments need a human approval, and who is told."""
+
     required_for: tuple[str, ...]
     notify: tuple[str, ...]
     span: Span = NO_SPAN
@@ -243,6 +279,8 @@ class Approval:
 
 @dataclass(frozen=True)
 class Registry:
+    """The registered model name and its approval rules."""
+
     model: str
     approval: Approval | None
     span: Span = NO_SPAN
@@ -253,6 +291,8 @@ class Registry:
 
 @dataclass(frozen=True)
 class Serving:
+    """How models are served: runtime, resources, autoscaling."""
+
     runtime: str  # mlflow | torchserve | triton | vllm | custom
     resources: Resources
     autoscaling: Autoscaling
@@ -261,6 +301,8 @@ class Serving:
 
 @dataclass(frozen=True)
 class LoadTest:
+    """A load test run after deploying to an environment."""
+
     rps: int
     duration_seconds: int
     max_p95_ms: float
@@ -269,6 +311,8 @@ class LoadTest:
 
 @dataclass(frozen=True)
 class Strategy:
+    """How traffic moves to a new model in one environment."""
+
     type: str  # direct | canary | blue_green | shadow | ab_test
     steps: tuple[int, ...]  # canary traffic percentages, ending at 100
     interval_seconds: int
@@ -280,6 +324,8 @@ class Strategy:
 
 @dataclass(frozen=True)
 class Rollback:
+    """When a rollout rolls back automatically."""
+
     max_error_rate: float | None
     max_p99_latency_ms: float | None
     span: Span = NO_SPAN
@@ -287,6 +333,8 @@ class Rollback:
 
 @dataclass(frozen=True)
 class Environment:
+    """One deployment environment, in the order written in the spec."""
+
     name: str
     smoke_test: bool
     load_test: LoadTest | None
@@ -298,6 +346,8 @@ class Environment:
 
 @dataclass(frozen=True)
 class Deployment:
+    """Serving settings and the ordered environments."""
+
     serving: Serving
     environments: tuple[Environment, ...]
     span: Span = NO_SPAN
@@ -308,6 +358,8 @@ class Deployment:
 
 @dataclass(frozen=True)
 class Drift:
+    """Data drift detection against a reference dataset."""
+
     reference: str
     method: str  # psi | ks | wasserstein | chi2
     threshold: float
@@ -317,6 +369,8 @@ class Drift:
 
 @dataclass(frozen=True)
 class Performance:
+    """Model quality on fresh labels."""
+
     labels: str
     thresholds: tuple[Threshold, ...]
     span: Span = NO_SPAN
@@ -324,6 +378,8 @@ class Performance:
 
 @dataclass(frozen=True)
 class LlmQuality:
+    """LLM quality rates watched in production."""
+
     max_hallucination_rate: float | None
     max_refusal_rate: float | None
     min_tool_call_success: float | None
@@ -332,6 +388,8 @@ class LlmQuality:
 
 @dataclass(frozen=True)
 class Feedback:
+    """User feedback signals and where they are stored."""
+
     signals: tuple[str, ...]
     store: str | None
     span: Span = NO_SPAN
@@ -339,6 +397,8 @@ class Feedback:
 
 @dataclass(frozen=True)
 class Monitoring:
+    """The monitor pipeline's schedule, checks and reactions."""
+
     schedule: str
     max_p99_latency_ms: float | None
     max_error_rate: float | None
@@ -354,6 +414,8 @@ class Monitoring:
 
 @dataclass(frozen=True)
 class Triggers:
+    """What starts the train pipeline besides a person."""
+
     data: str
     code: str
     schedule: str | None
@@ -362,6 +424,8 @@ class Triggers:
 
 @dataclass(frozen=True)
 class Cost:
+    """The monthly budget and when to alert."""
+
     budget_monthly_usd: float
     alert_at: float
     span: Span = NO_SPAN
@@ -372,6 +436,8 @@ class Cost:
 
 @dataclass(frozen=True)
 class Prompt:
+    """A prompt file in the repository (its hash goes into lineage)."""
+
     name: str
     path: str
     span: Span = NO_SPAN
@@ -379,6 +445,8 @@ class Prompt:
 
 @dataclass(frozen=True)
 class FineTune:
+    """LLM fine-tuning of the base model."""
+
     method: str  # lora | qlora | full
     dataset: str
     lora: FrozenDict
@@ -391,6 +459,8 @@ class FineTune:
 
 @dataclass(frozen=True)
 class LlmServing:
+    """Self-hosted LLM serving (vLLM or TGI)."""
+
     engine: str
     max_model_len: int | None
     tensor_parallel: int
@@ -401,6 +471,8 @@ class LlmServing:
 
 @dataclass(frozen=True)
 class Route:
+    """A gateway route to a self-hosted or hosted model."""
+
     name: str
     model: str
     provider: str
@@ -410,6 +482,8 @@ class Route:
 
 @dataclass(frozen=True)
 class Gateway:
+    """The LLM gateway: routes, fallbacks, cache and budget."""
+
     engine: str
     routes: tuple[Route, ...]
     fallbacks: tuple[tuple[str, tuple[str, ...]], ...]
@@ -420,6 +494,8 @@ class Gateway:
 
 @dataclass(frozen=True)
 class Llm:
+    """LLM work: prompts, base model, fine-tuning, serving and gateway."""
+
     prompts: tuple[Prompt, ...]
     base_model: str
     fine_tune: FineTune | None
@@ -437,6 +513,8 @@ PARAMETER_KINDS = frozenset({"string", "integer", "number", "boolean"})
 
 @dataclass(frozen=True)
 class Port:
+    """A step output: a parameter (small typed value) or an artifact (files)."""
+
     name: str
     kind: str  # one of ARTIFACT_KINDS | PARAMETER_KINDS
 
@@ -447,22 +525,30 @@ class Port:
 
 @dataclass(frozen=True)
 class FromStep:
+    """An input bound to another step's output."""
+
     step: str
     output: str
 
 
 @dataclass(frozen=True)
 class FromParam:
+    """An input bound to a pipeline parameter."""
+
     param: str
 
 
 @dataclass(frozen=True)
 class Constant:
+    """An input bound to a literal value."""
+
     value: Any
 
 
 @dataclass(frozen=True)
 class Input:
+    """A step input and where its value comes from."""
+
     name: str
     kind: str
     source: FromStep | FromParam | Constant
@@ -547,6 +633,8 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class Project:
+    """The whole spec, normalized: the root of the IR."""
+
     api_version: str
     name: str
     description: str

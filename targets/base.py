@@ -14,6 +14,22 @@ class OutputFile:
     content: str  # text; written as UTF-8 with LF endings
 
 
+# The rows of `mlopsc targets`: every target says how it expresses each part (tests check).
+PARTS = (
+    "train pipeline",
+    "evaluation gate",
+    "failure notification",
+    "resources / spot",
+    "secrets",
+    "approval",
+    "rollout + rollback",
+    "autoscaling",
+    "monitoring",
+    "schedules",
+    "llm serving + gateway",
+)
+
+
 class Target:
     """Subclasses override `name`, `summary`, `capabilities`, `unsupported` and `files`."""
 
