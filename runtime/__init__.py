@@ -8,6 +8,12 @@ module imports what it needs (pandas, numpy, scipy, torch, mlflow) itself:
 - `serving`: an HTTP model server with `/predict`, `/health` and Prometheus `/metrics`.
 - `router`: a champion/challenger traffic router and the rollout controller (canary, blue/green,
   shadow, A/B) with automatic rollback.
+- `traffic`: smoke test, paced load test, and driving a rollout with replayed requests.
 - `tracking`: MLflow runs, models, lineage tags, registry versions, aliases and approval.
+- `evaluate`: model metrics (with slices and p95 latency) and the evaluation gate.
+- `metrics`: classification metrics in numpy (auc, f1, ...).
+- `steps`: the step actions behind `mlopsc step <action>` (validate, features, train,
+  evaluate, register, fail, drift) and their on-disk output conventions.
+- `httpbase`: the shared stdlib HTTP service and keep-alive client.
 - `example_churn`: the bundled example's data generator, feature transform and training.
 """
