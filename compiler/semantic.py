@@ -76,16 +76,20 @@ class _Checker:
     def datasets(self) -> dict[str, Any]:
         return self.get("data", "datasets") or {}
 
-    def columns(self, dataset: str) -> set[str] | None:
-        """Columns of a dataset, following schema_from; None when it declares no schema."""
+    def schema_of(self, dataset: str) -> dict[str, Any] | None:
+        """A dataset's column schema, following schema_from; None when it declares none."""
         seen = set()
         while dataset in self.datasets() and dataset not in seen:
             seen.add(dataset)
             ds = self.datasets()[dataset]
             if "schema" in ds:
-                return set(ds["schema"])
+                return ds["schema"] or {}
             dataset = ds.get("schema_from")
         return None
+
+    def columns(self, dataset: str) -> set[str] | None:
+        schema = self.schema_of(dataset)
+        return None if schema is None else set(schema)
 
     def all_columns(self) -> set[str]:
         cols: set[str] = set()
@@ -224,6 +228,14 @@ class _Checker:
             self.error(("monitoring", "drift"), "E303",
                        f"drift needs `features`: dataset `{drift['reference']}` declares no schema",
                        "list the columns to watch, or add a schema to the reference dataset")
+        if columns is not None and "features" not in drift:
+            label = self.get("data", "label")
+            schema = self.schema_of(drift["reference"]) or {}
+            # The same default as normalization: every column but the label and unique ids.
+            if not [c for c, spec in schema.items() if c != label and not spec.get("unique")]:
+                self.error(("monitoring", "drift"), "E303",
+                           f"drift has no columns to watch: `{drift['reference']}` has only the label and unique ids",
+                           "list the columns to watch in `features`")
 
     def _llm_references(self, datasets: set[str]) -> None:
         if self.get("llm", "fine_tune"):

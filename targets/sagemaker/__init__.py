@@ -21,12 +21,17 @@ class SageMakerTarget(Target):
     capabilities = {
         "train pipeline": "pipeline definition JSON: Processing, Training/Tuning, Condition on Std:JsonGet, "
                           "RegisterModel, Fail",
+        "evaluation gate": "Condition step on Std:JsonGet of the evaluation PropertyFile; Fail step",
+        "failure notification": "not a step (no exit handler): route the pipeline's EventBridge failure event",
         "resources / spot": "instance types; managed spot training with checkpoints",
+        "secrets": "not compiled in: the step runtime reads `${secret:NAME}` from the environment variable NAME",
         "approval": "model package PendingManualApproval",
         "rollout + rollback": "CloudFormation endpoint DeploymentConfig (blue/green CANARY/LINEAR) with "
                               "AutoRollbackConfiguration alarms",
+        "autoscaling": "Application Auto Scaling target tracking; serverless inference for scale to zero on CPU",
         "monitoring": "Model Monitor data-quality schedule + data capture; CloudWatch alarms",
         "schedules": "EventBridge Scheduler schedules that start the pipelines",
+        "llm serving + gateway": "LLM endpoint on GPU instances; the gateway is not deployed (warning)",
     }
 
     def unsupported(self, project: ir.Project) -> list[Diagnostic]:

@@ -104,7 +104,8 @@ def monitor_template(project: ir.Project, s: Settings) -> dict[str, Any] | None:
                 f"feature_baseline_drift_{feature}",
                 [{"Name": "Endpoint", "Value": _ref("EndpointName")},
                  {"Name": "MonitoringSchedule", "Value": schedule}], d.threshold)
-        resources[logical_id("drift", d.features[0], "alarm")].setdefault("DependsOn", "DriftSchedule")
+        if d.features:
+            resources[logical_id("drift", d.features[0], "alarm")].setdefault("DependsOn", "DriftSchedule")
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"mlopsc: {project.name} monitoring of `{env.name}`; generated from {project.spec_path}, "
