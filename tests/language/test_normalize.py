@@ -35,9 +35,9 @@ def test_resources_are_normalized(churn):
 
 
 def test_spans_point_at_the_spec(churn):
-    assert churn.training.resources.span == ir.Span("specs/churn.yaml", 56, 14)
+    assert churn.training.resources.span == ir.Span("specs/churn.yaml", 57, 14)
     prod = churn.deployment.environments[1]
-    assert prod.name == "production" and prod.span.line == 101
+    assert prod.name == "production" and prod.span.line == 102
     assert prod.strategy.steps == (5, 25, 50, 100) and prod.requires_approval
     assert not os.path.isabs(churn.spec_path)
 
