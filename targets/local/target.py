@@ -18,13 +18,15 @@ class LocalTarget(Target):
     capabilities = {
         "train pipeline": "local runner plan (plan.json) run by `mlopsc run`; docker-compose service",
         "evaluation gate": "runner skips register and stops with the failed metric",
-        "failure notification": "printed, and sent to webhook channels",
-        "resources": "ignored, with a note",
+        "failure notification": "printed, and posted to webhook channels",
+        "resources / spot": "ignored, with a note (runs on this machine's CPU)",
         "secrets": "environment variables",
         "approval": "prompt, or `mlopsc run --approve`",
         "rollout + rollback": "local model servers behind a weighted router with automatic rollback",
         "autoscaling": "ignored, with a note (one server per environment)",
         "monitoring": "`mlopsc monitor` report; compose service on the cron schedule",
+        "schedules": "`mlopsc monitor --schedule` in the compose monitor service",
+        "llm serving + gateway": "not run locally without a GPU: the fine-tune step stops with a located message",
     }
 
     def unsupported(self, project: ir.Project) -> list[Diagnostic]:
