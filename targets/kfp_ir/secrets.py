@@ -24,6 +24,12 @@ GATEWAY_ACTIONS = frozenset({"evaluate", "eval_suite", "llm_quality", "deploy", 
                              "smoke_test", "load_test"})
 
 
+def secret_name(value: str | None) -> str | None:
+    """NAME of a `${secret:NAME}` reference; None for anything else."""
+    m = _REF.match(value) if isinstance(value, str) else None
+    return m.group(1) if m else None
+
+
 def _walk(value: Any, section: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
         m = _REF.match(value)

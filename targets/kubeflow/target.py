@@ -1,29 +1,33 @@
-"""`KubeflowTarget`: train/deploy/monitor as two-document KFP v2 IR, KServe, recurring runs."""
+"""`KubeflowTarget`: train/deploy/monitor as two-document KFP v2 IR, KServe (+ Istio mirror for
+shadow), recurring runs, and the LLM gateway as a LiteLLM proxy."""
 
 from __future__ import annotations
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
-from mlopsc.emit import json_text, yaml_text
+from mlopsc.emit import json_text, yaml_documents, yaml_text
 from mlopsc.targets.base import OutputFile, Target
 from mlopsc.targets.kfp_ir import Dialect, build, render
 
-from . import kserve, schedule, unsupported
+from . import gateway, kserve, schedule, shadow, unsupported
 
 
 class KubeflowTarget(Target):
     name = "kubeflow"
     summary = "Kubeflow Pipelines v2 (KFP IR + kfp-kubernetes) with KServe serving"
-    capabilities = {  # noqa: RUF012 (the base class declares it so)
+    capabilities = {  # noqa: RUF012 (the base class declares it so); one entry per base.PARTS row
         "train pipeline": "KFP v2 IR YAML + kfp-kubernetes platform spec",
         "evaluation gate": "condition sub-DAG on the evaluate step's `passed` output (CEL)",
         "failure notification": "exit handler with the task's final status",
-        "resources": "container requests/limits, GPU node selector and toleration",
-        "secrets": "Kubernetes Secrets as env (kfp-kubernetes secretAsEnv)",
+        "resources / spot": "container requests/limits, GPU node selector and toleration; spot ignored (noted)",
+        "secrets": "Kubernetes Secrets as env (kfp-kubernetes secretAsEnv, secretKeyRef)",
         "approval": "registry alias change, awaited by an approval step",
-        "rollout + rollback": "KServe InferenceService canaryTrafficPercent, walked by the rollout step",
+        "rollout + rollback": "KServe InferenceService canaryTrafficPercent walked by the rollout step; "
+                              "shadow as a challenger InferenceService + Istio VirtualService mirror",
         "autoscaling": "KServe min/max replicas (0 = scale to zero), concurrency target",
-        "monitoring": "monitor pipeline as a KFP recurring run (cron)",
+        "monitoring": "monitor pipeline (infrastructure, drift, performance, LLM quality checks)",
+        "schedules": "KFP recurring runs (cron with seconds)",
+        "llm serving + gateway": "KServe Hugging Face runtime with vLLM; LiteLLM proxy Deployment + Service + ConfigMap",
     }
     dialect = Dialect()
 
@@ -43,4 +47,11 @@ class KubeflowTarget(Target):
             for env in project.deployment.environments:
                 manifest = kserve.inference_service(project, env)
                 out.append(OutputFile(f"serving/{env.name}.inferenceservice.yaml", yaml_text(manifest)))
+                if env.strategy.type == "shadow":
+                    out.append(OutputFile(f"serving/{env.name}-shadow.inferenceservice.yaml",
+                                          yaml_text(shadow.challenger_service(project, env))))
+                    out.append(OutputFile(f"serving/{env.name}.virtualservice.yaml",
+                                          yaml_text(shadow.virtual_service(project, env))))
+        if project.llm and project.llm.gateway:
+            out.append(OutputFile("gateway/litellm.yaml", yaml_documents(gateway.manifests(project))))
         return out

@@ -1,4 +1,5 @@
-"""What Kubeflow (KFP + KServe) cannot express, located at the spec line that asks for it."""
+"""What Kubeflow (KFP + KServe + Istio) cannot express, located at the spec line that asks for it,
+and what it deliberately does differently (W702 notes)."""
 
 from __future__ import annotations
 
@@ -6,34 +7,46 @@ from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 from mlopsc.targets.base import cannot_express, note
 
+from . import gateway as gateway_files
+
 NAME = "kubeflow"
 
 
 def diagnostics(project: ir.Project) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    if project.deployment:
-        for env in project.deployment.environments:
-            if env.strategy.type == "shadow":
-                found.append(cannot_express(
-                    NAME, env.strategy.span,
-                    f"shadow traffic for `{env.name}`: a KServe InferenceService has no request mirroring "
-                    "(kserve/kserve#2978 is open; the InferenceGraph mirroring node, #2670, was not merged)",
-                    "use `strategy: {type: canary, steps: [...]}` with a small first step, or compile for "
-                    "sagemaker or local, which mirror traffic natively"))
     gateway = project.llm.gateway if project.llm else None
     if gateway is not None:
-        found.append(cannot_express(
-            NAME, gateway.span,
-            f"the `{gateway.engine}` gateway (`llm.gateway`): KServe serves models but has no routing "
-            "gateway with hosted-provider routes, fallbacks, caching and budgets",
-            "run the gateway outside this target (e.g. the LiteLLM proxy) or compile for local"))
-    for span, spot in _spot(project):
+        found += _gateway(project, gateway)
+    for span, _ in _spot(project):
         found.append(note(NAME, span, "spot capacity is not requested: Kubernetes has no portable spot "
                                       "setting, so the step runs on the nodes its GPU selector picks"))
     if project.training and project.training.sweep:
         found.append(note(NAME, project.training.sweep.span,
                           "the sweep runs inside the train step's pod (no Katib experiment); "
                           "`parallel_trials` share that pod's resources"))
+    return found
+
+
+def _gateway(project: ir.Project, gateway: ir.Gateway) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for route in gateway.routes:
+        if route.provider == "self_hosted" and (project.llm.serving is None
+                                                or gateway_files.self_hosted_url(project) is None):
+            found.append(cannot_express(
+                NAME, route.span,
+                f"the self_hosted route `{route.name}` without a served model: the gateway calls the "
+                "InferenceService of the last deployment environment",
+                "add `llm.serving` and at least one `deployment.environments` entry"))
+    needs = ["LITELLM_MASTER_KEY"]
+    if gateway.budget:
+        needs.append("DATABASE_URL (budgets are enforced against LiteLLM's database)")
+    if gateway.cache:
+        needs.append("REDIS_URL" + (" (Redis with vector search for the semantic cache, which embeds "
+                                    "prompts with LiteLLM's default embedding model)"
+                                    if gateway.cache.get("semantic") else ""))
+    found.append(note(NAME, gateway.span,
+                      f"the LiteLLM gateway reads {', '.join(needs)} from the Secret "
+                      f"`{gateway_files.name(project)}`, which must exist in the namespace"))
     return found
 
 

@@ -1,10 +1,11 @@
-"""Compiled KFP IR for both example specs, built through the shared builder directly so that
-support-assistant's pipelines are checked too (its kubeflow compile stops at E701 for shadow
-traffic and the LLM gateway; the pipelines themselves are fully expressible)."""
+"""Shared fixtures: both example specs as IR projects, their pipelines built through the shared
+KFP IR builder (so pipeline tests do not depend on the rest of the target), and the KServe
+InferenceService CRD's schema from the reference folder."""
 
 import os
 
 import pytest
+import yaml
 from mlopsc import api
 from mlopsc.targets.kfp_ir import build
 
@@ -29,3 +30,16 @@ def projects():
 @pytest.fixture(scope="session")
 def compiled(projects):
     return {(s, p.name): build(p, projects[s]) for s in SPECS for p in projects[s].pipelines}
+
+
+CRD = "/work/shared/reference/kserve-inferenceservice.crd.yaml"
+
+
+@pytest.fixture(scope="session")
+def isvc_schema():
+    if not os.path.exists(CRD):
+        pytest.skip("KServe CRD not available")
+    with open(CRD) as fh:
+        crd = yaml.safe_load(fh)
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")
+    return version["schema"]["openAPIV3Schema"]

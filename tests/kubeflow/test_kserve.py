@@ -1,23 +1,9 @@
 """KServe manifests validate against the InferenceService CRD's openAPIV3Schema."""
 
-import os
-
 import jsonschema
 import pytest
 import yaml
 from mlopsc.targets.kubeflow import kserve
-
-CRD = "/work/shared/reference/kserve-inferenceservice.crd.yaml"
-
-
-@pytest.fixture(scope="module")
-def isvc_schema():
-    if not os.path.exists(CRD):
-        pytest.skip("KServe CRD not available")
-    with open(CRD) as fh:
-        crd = yaml.safe_load(fh)
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")
-    return version["schema"]["openAPIV3Schema"]
 
 
 def _validate(schema, manifest):

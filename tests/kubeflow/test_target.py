@@ -1,5 +1,7 @@
-"""The target as the CLI uses it: files, located diagnostics, schedules, determinism, no kfp import."""
+"""The target as the CLI uses it: files for both specs, capabilities, located diagnostics,
+schedules, determinism, no kfp import."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -8,6 +10,7 @@ import sys
 import pytest
 from conftest import ROOT
 from mlopsc import api, targets
+from mlopsc.targets.base import PARTS
 from mlopsc.targets.kubeflow import schedule
 
 
@@ -22,13 +25,33 @@ def test_churn_compiles_to_the_expected_files():
     assert all(d.code == "W702" for d in result.diagnostics)
 
 
-def test_shadow_and_gateway_are_located_e701(projects):
-    project = projects["support-assistant"]
+def test_support_assistant_compiles_with_shadow_and_gateway():
+    os.chdir(ROOT)
+    result = api.compile_spec("specs/support-assistant.yaml", ["kubeflow"])
+    assert result.ok, [d.text() for d in result.diagnostics]
+    assert sorted(result.bundles["kubeflow"]) == [
+        "README.md", "gateway/litellm.yaml", "manifest.json", "pipelines/deploy.yaml", "pipelines/monitor.yaml",
+        "pipelines/train.yaml", "schedules/monitor.recurring-run.json",
+        "serving/production-shadow.inferenceservice.yaml", "serving/production.inferenceservice.yaml",
+        "serving/production.virtualservice.yaml", "serving/staging.inferenceservice.yaml"]
+    assert all(d.code == "W702" and d.file == "specs/support-assistant.yaml" for d in result.diagnostics)
+
+
+def test_self_hosted_route_without_serving_is_located_e701(projects):
+    sa = projects["support-assistant"]
+    project = dataclasses.replace(sa, llm=dataclasses.replace(sa.llm, serving=None))
     found = targets.get("kubeflow").unsupported(project)
-    errors = sorted((d.line, d.col, d.code) for d in found if d.severity == "error")
-    gateway, shadow = project.llm.gateway.span, project.deployment.environments[1].strategy.span
-    assert errors == sorted([(gateway.line, gateway.col, "E701"), (shadow.line, shadow.col, "E701")])
-    assert all(d.file == "specs/support-assistant.yaml" and "kubeflow" in d.message for d in found)
+    errors = [d for d in found if d.severity == "error"]
+    route = sa.llm.gateway.routes[0]
+    assert [(d.file, d.line, d.col, d.code) for d in errors] == [(route.span.file, route.span.line, route.span.col,
+                                                                   "E701")]
+    assert "kubeflow" in errors[0].message and "self_hosted" in errors[0].message
+
+
+def test_capabilities_cover_exactly_the_canonical_parts():
+    capabilities = targets.get("kubeflow").capabilities
+    assert set(capabilities) == set(PARTS)
+    assert all(isinstance(v, str) and v for v in capabilities.values())
 
 
 def test_recurring_run_is_a_kfp_api_body(compiled, projects):
@@ -52,9 +75,9 @@ def test_kfp_cron_has_seconds(cron, expected):
     assert schedule.kfp_cron(cron) == expected
 
 
-def _compile_in_subprocess(seed, out):
+def _compile_in_subprocess(seed, out, spec):
     env = dict(os.environ, PYTHONHASHSEED=str(seed))
-    subprocess.run([sys.executable, "-m", "mlopsc", "compile", "specs/churn.yaml", "--target", "kubeflow",
+    subprocess.run([sys.executable, "-m", "mlopsc", "compile", f"specs/{spec}.yaml", "--target", "kubeflow",
                     "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
     found = {}
     for root, _, names in os.walk(out):
@@ -65,16 +88,18 @@ def _compile_in_subprocess(seed, out):
     return found
 
 
-def test_bytes_identical_across_hash_seeds(tmp_path):
-    first = _compile_in_subprocess(1, tmp_path / "a")
-    second = _compile_in_subprocess(4242, tmp_path / "b")
-    assert first == second and len(first) == 9
+@pytest.mark.parametrize("spec,count", [("churn", 9), ("support-assistant", 11)])
+def test_bytes_identical_across_hash_seeds(tmp_path, spec, count):
+    first = _compile_in_subprocess(1, tmp_path / "a", spec)
+    second = _compile_in_subprocess(4242, tmp_path / "b", spec)
+    assert first == second and len(first) == count
     assert all(b"\r\n" not in v for v in first.values())
 
 
 def test_compile_path_does_not_import_kfp():
     # (`google` and `google.cloud` are namespace packages that site .pth files import at startup)
     code = ("import sys; from mlopsc import api; api.compile_spec('specs/churn.yaml', ['kubeflow']); "
+            "api.compile_spec('specs/support-assistant.yaml', ['kubeflow']); "
             "heavy = ('kfp', 'kfp_server_api', 'kubernetes', 'google.protobuf', 'google.cloud.aiplatform'); "
             "bad = [m for m in sys.modules if m.startswith(heavy)]; "
             "print(bad); sys.exit(1 if bad else 0)")
