@@ -25,3 +25,14 @@ def test_every_package_folder_is_listed():
     config = _config()
     missing = sorted(set(_package_folders(config)) - set(config["packages"]))
     assert missing == []
+
+
+def test_test_module_names_are_unique():
+    # pytest's default import mode puts each test folder on sys.path: equal basenames collide.
+    seen = {}
+    for root, dirs, files in os.walk(os.path.join(ROOT, "tests")):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if name.startswith("test_") and name.endswith(".py"):
+                assert name not in seen, f"{name} in {root} and {seen[name]}"
+                seen[name] = root
