@@ -22,12 +22,12 @@ class KubeflowTarget(Target):
         "resources / spot": "container requests/limits, GPU node selector and toleration; spot ignored (noted)",
         "secrets": "Kubernetes Secrets as env (kfp-kubernetes secretAsEnv, secretKeyRef)",
         "approval": "registry alias change, awaited by an approval step",
-        "rollout + rollback": "KServe InferenceService canaryTrafficPercent walked by the rollout step; "
-                              "shadow as a challenger InferenceService + Istio VirtualService mirror",
+        "rollout + rollback": "KServe canaryTrafficPercent walked by the rollout step; "
+                              "shadow: challenger InferenceService + Istio mirror",
         "autoscaling": "KServe min/max replicas (0 = scale to zero), concurrency target",
         "monitoring": "monitor pipeline (infrastructure, drift, performance, LLM quality checks)",
         "schedules": "KFP recurring runs (cron with seconds)",
-        "llm serving + gateway": "KServe Hugging Face runtime with vLLM; LiteLLM proxy Deployment + Service + ConfigMap",
+        "llm serving + gateway": "KServe Hugging Face runtime (vLLM); LiteLLM proxy Deployment + Service",
     }
     dialect = Dialect()
 
