@@ -11,6 +11,7 @@ _REGISTRY: dict[str, str] = {
     "local": "mlopsc.targets.local:LocalTarget",
     "sagemaker": "mlopsc.targets.sagemaker:SageMakerTarget",
     "kubeflow": "mlopsc.targets.kubeflow:KubeflowTarget",
+    "vertex": "mlopsc.targets.vertex:VertexTarget",
 }
 
 

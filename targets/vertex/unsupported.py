@@ -1,0 +1,105 @@
+"""What Vertex AI cannot express (E701) or expresses differently (W702), at the spec line."""
+
+from __future__ import annotations
+
+from mlopsc import ir
+from mlopsc.diagnostics import Diagnostic
+from mlopsc.targets.base import cannot_express, note
+
+from . import machines
+from .dialect import MACHINE_TYPE_KEYS
+
+NAME = "vertex"
+
+
+def diagnostics(project: ir.Project) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    found += _resources(project)
+    found += _deployment(project)
+    gateway = project.llm.gateway if project.llm else None
+    if gateway is not None:
+        found.append(cannot_express(
+            NAME, gateway.span,
+            f"the `{gateway.engine}` gateway (`llm.gateway`) as a Cloud Run service: the self-hosted route "
+            "needs the Vertex endpoint id, which exists only after the deploy pipeline has run (the "
+            "compiled files stay a function of the spec), and the semantic cache needs a Memorystore "
+            "Redis instance and an embedding route that the spec does not declare",
+            "run the LiteLLM proxy yourself (e.g. `gcloud run deploy` with `vertex_ai/openai/<endpoint id>` "
+            "for the self-hosted route) or compile for local"))
+    for span in _spot_spans(project):
+        found.append(note(NAME, span, "spot capacity is not requested: a KFP container step on Vertex runs "
+                                      "as an on-demand custom job (only a CustomJob with "
+                                      "`scheduling.strategy: SPOT` can use Spot VMs)"))
+    if project.training and project.training.sweep:
+        found.append(note(NAME, project.training.sweep.span,
+                          "the sweep runs inside the train step's custom job (no Vertex "
+                          "HyperparameterTuningJob); `parallel_trials` share that machine"))
+    return found
+
+
+def _resources(project: ir.Project) -> list[Diagnostic]:
+    found = []
+    for res in _all_resources(project):
+        if res.gpu_count and machines.accelerator(res) is None:
+            found.append(cannot_express(
+                NAME, res.span, f"GPU type `{res.gpu_type}`: Google Cloud does not offer it",
+                f"use one of {', '.join(k for k, v in machines.ACCELERATORS.items() if v)}"))
+    overrides = project.target_settings(NAME).get("machine_types") or ir.FrozenDict()
+    for key in sorted(set(MACHINE_TYPE_KEYS.values())):
+        name = overrides.get(key)
+        if name and name not in machines.KNOWN:
+            found.append(note(NAME, project.span, f"`targets.vertex.machine_types.{key}: {name}` is not in "
+                                                  "mlopsc's machine table, so its size is unknown; the steps keep "
+                                                  "their portable CPU and memory limits"))
+    return found
+
+
+def _deployment(project: ir.Project) -> list[Diagnostic]:
+    if project.deployment is None:
+        return []
+    found = []
+    llm = project.llm.serving if project.llm else None
+    res = llm.resources if llm else project.deployment.serving.resources
+    scaling = llm.autoscaling if llm else project.deployment.serving.autoscaling
+    if res.gpu_count and machines.accelerator(res) and machines.machine_for(res) is None:
+        found.append(cannot_express(NAME, res.span, "these serving resources: no machine in mlopsc's Vertex "
+                                                    "table has that many cores, that much memory and GPUs"))
+    if scaling.scales_to_zero:
+        found.append(note(NAME, scaling.span, "scale to zero: a Vertex endpoint keeps at least one replica "
+                                              "(min_replica_count 1)"))
+    if scaling.target_concurrency:
+        found.append(note(NAME, scaling.span, "`target_concurrency` is not passed: GCPC ModelDeployOp has no "
+                                              "autoscaling metric, so Vertex scales on CPU utilization (60%)"))
+    for env in project.deployment.environments:
+        s = env.strategy
+        if s.type == "shadow":
+            found.append(note(NAME, s.span, (
+                f"shadow traffic for `{env.name}`: Vertex endpoints cannot mirror requests, so the challenger "
+                f"is deployed to the same endpoint at 0% traffic, the endpoint's request-response logging "
+                f"(predictRequestResponseLoggingConfig, samplingRate {s.sample if s.sample is not None else 1.0}, "
+                f"BigQuery) is enabled, and the rollout step replays the logged sample to the challenger for "
+                f"{s.duration_seconds}s, comparing errors and latency against the rollback rules")))
+    return found
+
+
+def _all_resources(project: ir.Project) -> list[ir.Resources]:
+    found = []
+    if project.training:
+        found.append(project.training.resources)
+    if project.llm and project.llm.fine_tune:
+        found.append(project.llm.fine_tune.resources)
+    if project.llm and project.llm.serving:
+        found.append(project.llm.serving.resources)
+    if project.deployment:
+        found.append(project.deployment.serving.resources)
+    return found
+
+
+def _spot_spans(project: ir.Project) -> list[ir.Span]:
+    found = []
+    if project.training and project.training.spot and project.training.spot.enabled:
+        found.append(project.training.spot.span)
+    ft = project.llm.fine_tune if project.llm else None
+    if ft and ft.spot and ft.spot.enabled:
+        found.append(ft.spot.span)
+    return found
