@@ -18,7 +18,8 @@ config.yaml (LiteLLM proxy config):
   steps use). The proxy's own settings (master key, database URL, Redis URL) come from the Secret
   `<model>-gateway`, which the platform team creates.
 
-The pod template carries the config's sha256, so a changed config rolls the pods.
+The pod template carries the config's sha256, so a changed config rolls the pods, and an Istio
+sidecar when an environment uses a shadow rollout (the mirror is applied by the caller's sidecar).
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ def _namespace(project: ir.Project) -> str:
 def _labels(project: ir.Project) -> dict[str, str]:
     return {"app.kubernetes.io/component": "llm-gateway", "app.kubernetes.io/managed-by": "mlopsc",
             "app.kubernetes.io/name": name(project), "app.kubernetes.io/part-of": project.registry.model}
+
+
+def _pod_labels(project: ir.Project) -> dict[str, str]:
+    labels = _labels(project)
+    envs = project.deployment.environments if project.deployment else ()
+    if any(e.strategy.type == "shadow" for e in envs):
+        # the shadow mirror is a mesh VirtualService, applied by the caller's sidecar: the gateway
+        # (the self-hosted model's caller) needs one even where the namespace has no injection
+        labels["sidecar.istio.io/inject"] = "true"
+    return labels
 
 
 def self_hosted_url(project: ir.Project) -> str | None:
@@ -158,7 +169,7 @@ def manifests(project: ir.Project) -> list[dict[str, Any]]:
             "replicas": 1,
             "selector": {"matchLabels": dict(selector)},
             "template": {"metadata": {"annotations": {"mlopsc.dev/config-sha256": digest},
-                                      "labels": _labels(project)},
+                                      "labels": _pod_labels(project)},
                          "spec": pod},
         },
     }

@@ -185,6 +185,11 @@ def test_image_pinned_and_config_change_rolls_pods(sa, objects):
     assert objects["Deployment"]["spec"]["template"]["metadata"]["annotations"] == {"mlopsc.dev/config-sha256": digest}
 
 
+def test_gateway_pod_joins_the_mesh_for_the_shadow_mirror(objects):
+    # production mirrors through a mesh VirtualService, which the calling pod's sidecar applies
+    assert objects["Deployment"]["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
+
+
 def test_plain_cache_without_semantic(sa):
     import dataclasses
 
