@@ -81,7 +81,8 @@ def _serving(project: ir.Project) -> tuple[ir.Resources, ir.Autoscaling]:
 
 
 def _const(name: str, value: Any, kind: str = "string") -> ir.Input:
-    return ir.Input(name, kind, ir.Constant(value))
+    """A literal input; dicts are frozen so steps stay hashable (`retype` thaws them)."""
+    return ir.Input(name, kind, ir.Constant(ir.freeze(value)))
 
 
 def _upload_steps(project: ir.Project, region: str) -> list[ir.Step]:
@@ -219,4 +220,7 @@ def retype(compiled: Compiled, pipeline: ir.Pipeline) -> Compiled:
             params = task.get("inputs", {}).get("parameters", {})
             for key in _IMAGE_INPUTS:
                 params.pop(key, None)
+            for binding in params.values():
+                if "runtimeValue" in binding:
+                    binding["runtimeValue"]["constant"] = ir.thaw(binding["runtimeValue"]["constant"])
     return compiled

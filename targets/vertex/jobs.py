@@ -30,7 +30,7 @@ def _label(text: str) -> str:
 def gcp_labels(project: ir.Project, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The spec's labels plus mlopsc's, as GCP labels (lowercase, [a-z0-9_-], at most 63 chars)."""
     found = {_label(k): _label(v) for k, v in project.labels}
-    found.update({"mlopsc-project": _label(project.name), **{k: _label(v) for k, v in (extra or {}).items()}})
+    found.update({"mlopsc-project": _label(project.name), **{_label(k): _label(v) for k, v in (extra or {}).items()}})
     return dict(sorted(found.items()))
 
 

@@ -9,7 +9,6 @@ EndpointCreateOp, run once), `jobs/<name>.runtime-config.json` per pipeline and
 from __future__ import annotations
 
 from mlopsc import ir
-from mlopsc.diagnostics import Diagnostic
 from mlopsc.emit import json_text
 from mlopsc.targets.base import OutputFile, Target
 from mlopsc.targets.kfp_ir import Compiled, build, render
@@ -36,9 +35,7 @@ class VertexTarget(Target):
         "llm serving + gateway": "vLLM model on a Vertex endpoint; no gateway (E701)",
     }
     dialect = VertexDialect()
-
-    def unsupported(self, project: ir.Project) -> list[Diagnostic]:
-        return unsupported.diagnostics(project)
+    unsupported = staticmethod(unsupported.diagnostics)
 
     def compiled(self, project: ir.Project) -> list[tuple[ir.Pipeline, Compiled]]:
         """Every Vertex pipeline built by the shared builder, GCPC steps given their specs."""

@@ -26,14 +26,14 @@ def diagnostics(project: ir.Project) -> list[Diagnostic]:
             "Redis instance and an embedding route that the spec does not declare",
             "run the LiteLLM proxy yourself (e.g. `gcloud run deploy` with `vertex_ai/openai/<endpoint id>` "
             "for the self-hosted route) or compile for local"))
-    for span in _spot_spans(project):
-        found.append(note(NAME, span, "spot capacity is not requested: a KFP container step on Vertex runs "
-                                      "as an on-demand custom job (only a CustomJob with "
-                                      "`scheduling.strategy: SPOT` can use Spot VMs)"))
-    if project.training and project.training.sweep:
-        found.append(note(NAME, project.training.sweep.span,
-                          "the sweep runs inside the train step's custom job (no Vertex "
-                          "HyperparameterTuningJob); `parallel_trials` share that machine"))
+    sweep = project.training.sweep if project.training else None
+    notes = [(span, ("spot capacity is not requested: a KFP container step on Vertex runs as an on-demand "
+                    "custom job (only a CustomJob with `scheduling.strategy: SPOT` can use Spot VMs)"))
+             for span in _spot_spans(project)]
+    if sweep is not None:
+        notes.append((sweep.span, ("the sweep runs inside the train step's custom job (no Vertex "
+                                  "HyperparameterTuningJob); `parallel_trials` share that machine")))
+    found += [note(NAME, span, text) for span, text in notes]
     return found
 
 

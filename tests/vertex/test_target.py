@@ -1,0 +1,223 @@
+"""The target as the CLI uses it: files, diagnostics, rollout wiring, job configs, schedules,
+secrets, determinism, submit, no SDK import on compile, and no copied IR-building code."""
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+from mlopsc import api, ir
+from mlopsc.targets.base import PARTS
+from mlopsc.targets.vertex import deploy, gcpc, jobs
+
+
+def test_capabilities_cover_exactly_the_parts(vertex):
+    assert set(vertex.capabilities) == set(PARTS)
+
+
+def test_churn_compiles_to_the_expected_files():
+    os.chdir(ROOT)
+    result = api.compile_spec("specs/churn.yaml", ["vertex"])
+    assert result.ok, [d.text() for d in result.diagnostics]
+    names = ["deploy", "endpoints", "monitor", "train"]
+    assert sorted(result.bundles["vertex"]) == sorted(
+        ["README.md", "manifest.json", "schedules/monitor.schedule.json", "schedules/train.schedule.json"]
+        + [f"pipelines/{n}.yaml" for n in names] + [f"jobs/{n}.runtime-config.json" for n in names])
+    assert all(d.code == "W702" for d in result.diagnostics)
+
+
+def test_gateway_is_a_located_e701_and_shadow_a_w702(projects, vertex):
+    project = projects["support-assistant"]
+    found = vertex.unsupported(project)
+    errors = [(d.line, d.col, d.code) for d in found if d.severity == "error"]
+    gateway = project.llm.gateway.span
+    assert errors == [(gateway.line, gateway.col, "E701")]
+    shadow_span = project.deployment.environments[1].strategy.span
+    shadow = [d for d in found if (d.line, d.col) == (shadow_span.line, shadow_span.col)]
+    assert len(shadow) == 1 and shadow[0].code == "W702" and shadow[0].severity == "warning"
+    for words in ("cannot mirror", "0% traffic", "predictRequestResponseLoggingConfig", "samplingRate 0.1",
+                  "replays the logged sample", "86400s", "rollback rules"):
+        assert words in shadow[0].message
+    assert all(d.file == "specs/support-assistant.yaml" and "vertex" in d.message for d in found)
+
+
+def _tasks(spec):
+    return {name: task for comp in [spec["root"], *spec["components"].values()]
+            for name, task in comp.get("dag", {}).get("tasks", {}).items()}
+
+
+def test_canary_gets_gcpc_upload_and_deploy_with_first_percent(compiled):
+    _, c = compiled[("churn", "deploy")]
+    tasks, comps, execs = _tasks(c.spec), c.spec["components"], c.spec["deploymentSpec"]["executors"]
+    for name in ("upload-model", "deploy-model-staging", "deploy-model-production"):
+        assert execs[f"exec-{name}"]["container"]["image"] == gcpc.IMAGE
+        assert "base_image" not in tasks[name].get("inputs", {}).get("parameters", {})
+    deploy_task = tasks["deploy-model-production"]["inputs"]
+    assert deploy_task["artifacts"]["model"]["taskOutputArtifact"] == {"outputArtifactKey": "model",
+                                                                       "producerTask": "upload-model"}
+    assert deploy_task["parameters"]["traffic_split"]["taskOutputParameter"]["producerTask"] == "endpoint-production"
+    assert deploy_task["parameters"]["dedicated_resources_machine_type"]["runtimeValue"]["constant"] == "e2-standard-2"
+    plan = execs["exec-endpoint-production"]["container"]["args"]
+    assert "traffic_percent=5" in plan and "phase=plan" in plan
+    walk = execs["exec-deploy-production"]["container"]["args"]
+    for arg in ("steps=5,25,50,100", "max_error_rate=0.01", "max_p99_latency_ms=200.0", "phase=walk"):
+        assert arg in walk
+    assert comps["comp-endpoint-production"]["outputDefinitions"]["parameters"]["previous_split"] == \
+        {"parameterType": "STRUCT"}
+    assert comps["comp-deploy-production"]["inputDefinitions"]["artifacts"]["endpoint_resource"][
+        "artifactType"]["schemaTitle"] == "google.VertexEndpoint"
+    # smoke and load tests still read the rollout step's endpoint
+    assert tasks["smoke-test-staging"]["inputs"]["parameters"]["endpoint"]["taskOutputParameter"][
+        "producerTask"] == "deploy-staging"
+
+
+def test_shadow_deploys_at_zero_with_request_logging(compiled):
+    _, c = compiled[("support-assistant", "deploy")]
+    execs = c.spec["deploymentSpec"]["executors"]
+    plan = execs["exec-endpoint-production"]["container"]["args"]
+    assert "traffic_percent=0" in plan
+    assert "request_logging_sampling_rate=0.1" in plan and "request_logging_bigquery=bq://acme-ml" in plan
+    deploy_params = _tasks(c.spec)["deploy-model-production"]["inputs"]["parameters"]
+    assert deploy_params["dedicated_resources_accelerator_type"]["runtimeValue"]["constant"] == "NVIDIA_TESLA_A100"
+    assert deploy_params["dedicated_resources_machine_type"]["runtimeValue"]["constant"] == "a2-highgpu-1g"
+    assert deploy_params["dedicated_resources_min_replica_count"]["runtimeValue"]["constant"] == 1
+
+
+@pytest.mark.parametrize("kind,expected", [("canary", 5), ("blue_green", 0), ("shadow", 0), ("ab_test", 20),
+                                           ("direct", 100)])
+def test_first_percent_per_strategy(kind, expected):
+    s = ir.Strategy(kind, (5, 50, 100), 60, None, 0.2 if kind == "ab_test" else None, None)
+    assert deploy.first_percent(s) == expected
+
+
+def test_train_resources_use_vertex_accelerators_and_no_platform_spec(compiled):
+    _, c = compiled[("churn", "train")]
+    res = c.spec["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]
+    assert res["accelerator"]["resourceType"] == "NVIDIA_TESLA_T4" and res["accelerator"]["resourceCount"] == "1"
+    assert res["resourceCpuLimit"] == "4" and res["resourceMemoryLimit"] == "16Gi"
+
+
+def test_machine_type_override_reshapes_steps(projects, vertex):
+    import dataclasses
+
+    project = projects["churn"]
+    targets = tuple((n, s) if n != "vertex" else (n, ir.freeze({**ir.thaw(s), "machine_types": {
+        "training": "n1-highmem-16", "processing": "e2-standard-8"}})) for n, s in project.targets)
+    changed = dataclasses.replace(project, targets=targets)
+    execs = {p.name: c.spec["deploymentSpec"]["executors"] for p, c in vertex.compiled(changed)}
+    train = execs["train"]["exec-train"]["container"]["resources"]
+    assert (train["resourceCpuLimit"], train["resourceMemoryLimit"]) == ("16", "104Gi")
+    assert train["accelerator"]["resourceType"] == "NVIDIA_TESLA_T4"
+    validate = execs["train"]["exec-validate-data"]["container"]["resources"]
+    assert (validate["resourceCpuLimit"], validate["resourceMemoryLimit"]) == ("8", "32Gi")
+
+
+def test_secrets_are_secret_manager_references(compiled):
+    _, c = compiled[("support-assistant", "monitor")]
+    env = c.spec["deploymentSpec"]["executors"]["exec-check-llm-quality"]["container"]["env"]
+    assert env == [{"name": "MLOPSC_SECRET_OPENAI_API_KEY",
+                    "value": "projects/acme-ml/secrets/openai-api-key/versions/latest"}]
+
+
+def test_runtime_config(files):
+    config = json.loads(files["churn"]["jobs/train.runtime-config.json"])
+    assert config["pipeline_root"] == "gs://acme-ml-artifacts/pipelines"
+    assert config["labels"] == {"cost_center": "cc-1234", "mlopsc-pipeline": "train",
+                                "mlopsc-project": "churn-classifier", "team": "growth"}
+    assert config["enable_caching"] is None and config["project"] == "acme-ml"
+    assert config["parameter_values"]["data_version_customers"] == "dvc:data/customers.parquet.dvc"
+    assert config["service_account"] == "pipelines@acme-ml.iam.gserviceaccount.com"
+
+
+def test_schedule_is_a_vertex_schedule_request(files):
+    from google.cloud.aiplatform_v1.types import Schedule
+    from google.protobuf import json_format
+
+    body = json.loads(files["churn"]["schedules/monitor.schedule.json"])
+    msg = json_format.ParseDict(body, Schedule.pb(Schedule()))  # strict: unknown fields raise
+    assert msg.cron == "0 6 * * *" and msg.max_concurrent_run_count == 1
+    assert msg.create_pipeline_job_request.parent == "projects/acme-ml/locations/us-central1"
+    job = msg.create_pipeline_job_request.pipeline_job
+    assert job.runtime_config.gcs_output_directory == "gs://acme-ml-artifacts/pipelines"
+    assert job.service_account == "pipelines@acme-ml.iam.gserviceaccount.com"
+
+
+def test_labels_are_gcp_labels(projects):
+    labels = jobs.gcp_labels(projects["churn"], {"Odd Key": "Some/Value"})
+    assert labels["odd-key"] == "some-value"
+
+
+def _compile_in_subprocess(seed, out):
+    env = dict(os.environ, PYTHONHASHSEED=str(seed))
+    subprocess.run([sys.executable, "-m", "mlopsc", "compile", "specs/churn.yaml", "--target", "vertex",
+                    "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
+    found = {}
+    for root, _, names in os.walk(out):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as fh:
+                found[os.path.relpath(path, out)] = fh.read()
+    return found
+
+
+def test_bytes_identical_across_hash_seeds(tmp_path):
+    first = _compile_in_subprocess(1, tmp_path / "a")
+    second = _compile_in_subprocess(4242, tmp_path / "b")
+    assert first == second and len(first) == 12
+    assert all(b"\r\n" not in v for v in first.values())
+
+
+def test_compile_path_does_not_import_sdks():
+    code = ("import sys; from mlopsc import api; api.compile_spec('specs/churn.yaml', ['vertex']); "
+            "heavy = ('kfp', 'google.protobuf', 'google.cloud.aiplatform', 'google_cloud_pipeline_components', "
+            "'google.auth', 'vertexai'); "
+            "bad = [m for m in sys.modules if m.startswith(heavy)]; print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_submit_dry_run_prints_requests_without_network():
+    # a proxy that refuses every connection: any network call would fail the run
+    env = dict(os.environ, HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
+               GRPC_PROXY="http://127.0.0.1:9", NO_PROXY="")
+    done = subprocess.run([sys.executable, "-m", "mlopsc", "submit", "specs/churn.yaml", "--target", "vertex",
+                           "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    bodies, decoder, text = [], json.JSONDecoder(), done.stdout.strip()
+    while text:
+        body, end = decoder.raw_decode(text)
+        bodies.append(body)
+        text = text[end:].strip()
+    assert [b["pipelineJob"]["displayName"] for b in bodies] == [
+        "churn-classifier-deploy", "churn-classifier-endpoints", "churn-classifier-monitor", "churn-classifier-train"]
+    train = bodies[-1]["pipelineJob"]
+    assert train["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-ml-artifacts/pipelines"
+    assert train["serviceAccount"] == "pipelines@acme-ml.iam.gserviceaccount.com"
+    assert "dry-run: churn-classifier-train" in done.stderr
+
+
+def test_vertex_modules_define_no_ir_builders():
+    """The vertex package overrides the dialect; it builds no components, executors or DAGs itself."""
+    package = os.path.join(ROOT, "targets", "vertex")
+    forbidden = {"build", "build_component", "add_step_component", "step_task", "dag_component", "sub_dag_task",
+                 "root_inputs", "bind_input", "bind_output", "bind_param", "fill", "body", "render", "header"}
+    for name in sorted(os.listdir(package)):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(package, name), encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+        defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        assert not defined & forbidden, (name, defined & forbidden)
+        assert "dependentTasks" not in ast.unparse(tree), name
+
+
+@pytest.mark.skipif(shutil.which("duplicates") is None, reason="the repo's duplicates tool is not on PATH")
+def test_no_copied_blocks_between_vertex_and_other_targets():
+    done = subprocess.run(["duplicates", "--repo", os.path.join(ROOT, "targets"), "--most", "200"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    rows = [line for line in done.stdout.splitlines() if line.startswith("D") and "vertex/" in line]
+    assert rows == [], done.stdout
