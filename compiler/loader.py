@@ -20,7 +20,7 @@ import yaml
 from .diagnostics import Diagnostic, SpecError
 
 MAX_BYTES = 5 * 1024 * 1024  # a spec is a few KB; 5 MB is generous and keeps parsing fast
-MAX_NODES = 100_000  # constructed nodes, after alias expansion
+MAX_NODES = 20_000  # constructed values after alias expansion; a large spec has about 1,000
 MAX_DEPTH = 64
 
 Path = tuple[Any, ...]

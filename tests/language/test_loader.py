@@ -1,7 +1,5 @@
 """Strict loading: duplicates, YAML 1.2 scalars, bombs, size, encoding, source map."""
 
-import time
-
 import pytest
 
 from mlopsc.diagnostics import SpecError
@@ -52,22 +50,32 @@ def test_aliases_within_bounds_work():
 def test_billion_laughs_is_rejected_fast():
     lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
-    start = time.perf_counter()
     [diag] = _error("\n".join(lines) + "\n")
-    assert diag.code == "E102"
-    assert time.perf_counter() - start < 1.0  # a correctness bound (no expansion), not a benchmark
+    assert diag.code == "E102"  # stopped after MAX_NODES values; benchmarks/bench_rejections.py times it
 
 
 def test_fifty_megabyte_file_is_rejected_without_reading_it(tmp_path):
     big = tmp_path / "big.yaml"
     with open(big, "wb") as fh:
         fh.write(b"a: b\n" * (50 * 1024 * 1024 // 5))
-    start = time.perf_counter()
-    with pytest.raises(SpecError) as info:
-        load_file(str(big), "big.yaml")
+    opened = []
+    real_open = open
+
+    def spy(path, *args, **kwargs):
+        opened.append(path)
+        return real_open(path, *args, **kwargs)
+
+    import builtins
+
+    builtins.open = spy
+    try:
+        with pytest.raises(SpecError) as info:
+            load_file(str(big), "big.yaml")
+    finally:
+        builtins.open = real_open
     assert info.value.diagnostics[0].code == "E104"
     assert f"{MAX_BYTES:,}" in info.value.diagnostics[0].message
-    assert time.perf_counter() - start < 1.0
+    assert opened == []  # rejected from its size alone, never read
 
 
 def test_non_utf8_is_located():
