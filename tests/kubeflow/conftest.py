@@ -6,11 +6,9 @@ import os
 
 import pytest
 import yaml
+from kfp_cases import ROOT, SPECS
 from mlopsc import api
 from mlopsc.targets.kfp_ir import build
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from kfp_cases import SPECS
 
 
 def load(spec):

@@ -1,4 +1,9 @@
-"""Parameter lists shared by the Kubeflow tests (fixtures live in conftest.py)."""
+"""Constants shared by the Kubeflow tests (fixtures live in conftest.py). Import from here, not
+from `conftest`: with several test folders on sys.path, `import conftest` may find another one."""
+
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SPECS = ["churn", "support-assistant"]
 

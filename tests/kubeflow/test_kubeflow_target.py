@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from kfp_cases import ROOT
 from mlopsc import api, targets
 from mlopsc.targets.base import PARTS
 from mlopsc.targets.kubeflow import schedule
