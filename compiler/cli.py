@@ -101,11 +101,16 @@ def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str)
 
 def _register_commands() -> None:
     from .commands_review import init_command, plan_command
+    from .commands_runtime import monitor_command, run_command, serve_command, step_command
     from .commands_submit import submit_command
 
     cli.add_command(plan_command)
     cli.add_command(init_command)
     cli.add_command(submit_command)
+    cli.add_command(step_command)
+    cli.add_command(run_command)
+    cli.add_command(serve_command)
+    cli.add_command(monitor_command)
 
 
 _register_commands()

@@ -64,10 +64,13 @@ class StepContext:
 
 def run_step(action: str, ctx: StepContext) -> dict:
     """Run one action; return a small summary dict. Raises `StepFailed` or `KeyError`."""
-    try:
-        fn = ACTIONS[action]
-    except KeyError:
-        raise KeyError(f"unknown step action {action!r}; known: {', '.join(sorted(ACTIONS))}") from None
+    fn = ACTIONS.get(action)
+    if fn is None and action in LAZY_ACTIONS:
+        module, _, name = LAZY_ACTIONS[action].partition(":")
+        fn = getattr(importlib.import_module(f"mlopsc.runtime.{module}"), name)
+    if fn is None:
+        known = sorted({*ACTIONS, *LAZY_ACTIONS})
+        raise KeyError(f"unknown step action {action!r}; known: {', '.join(known)}")
     return fn(ctx)
 
 
@@ -111,17 +114,36 @@ def load_callable(ref: str, base: Path) -> Callable[..., Any]:
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         sys.path.insert(0, str(path.parent))
+        before = set(sys.modules)
         try:
             sys.modules[mod_name] = module
             spec.loader.exec_module(module)
         finally:
             sys.path.remove(str(path.parent))
+        _pickle_by_value(path.parent, [mod_name, *(set(sys.modules) - before)])
     else:
         module = importlib.import_module(target)
     fn = getattr(module, name, None)
     if not callable(fn):
         raise StepFailed(f"entrypoint {ref!r}: {name} is not a function in {target}")
     return fn
+
+
+def _pickle_by_value(directory: Path, names: list[str]) -> None:
+    """User code next to the spec is not importable where a model is loaded (a server, another
+    step): pickle its classes by value into the model, not by module reference."""
+    try:
+        import cloudpickle
+    except ImportError:
+        return
+    for name in names:
+        module = sys.modules.get(name)
+        file = getattr(module, "__file__", None)
+        if module is not None and file and Path(file).resolve().is_relative_to(directory):
+            try:
+                cloudpickle.register_pickle_by_value(module)
+            except ValueError:
+                pass
 
 
 def call_with_supported(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -204,7 +226,7 @@ def _tracker(ctx: StepContext):
 
 def validate(ctx: StepContext) -> dict:
     from mlopsc.runtime import datacheck
-    from mlopsc.runtime.tracking import content_hash
+    from mlopsc.runtime.lineage import content_hash
 
     data = ctx.project.data
     if data is None:
@@ -237,18 +259,27 @@ def features(ctx: StepContext) -> dict:
 
 
 def train(ctx: StepContext) -> dict:
-    from mlopsc.runtime.tracking import git_commit, lineage_tags
+    """Train once with the spec's hyperparameters, or run the sweep (`--arg sweep=true`)."""
+    from mlopsc.runtime.lineage import git_commit, lineage_tags
 
     project, t = ctx.project, ctx.project.training
     if t is None:
         raise StepFailed("the spec declares no training")
     frames, versions = read_frames(ctx.input_path("data"))
-    name = training_dataset(project)
-    df = frames[name]
+    df = frames[training_dataset(project)]
     label = project.data.label if project.data else None
     split = project.data.split if project.data else None
     fn = load_callable(t.entrypoint, ctx.spec_dir)
     hp = ir.thaw(t.hyperparameters)
+
+    def fit(params: dict) -> tuple[Any, dict]:
+        result = call_with_supported(
+            fn, df, params, label=label,
+            validation=split.validation if split else 0.2, seed=split.seed if split else 42,
+            stratify=split.stratify if split else None,
+        )
+        model, metrics = result if isinstance(result, tuple) else (result, {})
+        return model, {k: float(v) for k, v in metrics.items()}
 
     commit = ctx.inputs.get("git_commit")
     dirty = None
@@ -257,14 +288,18 @@ def train(ctx: StepContext) -> dict:
     tags = lineage_tags(git_commit=commit, git_dirty=dirty, spec_hash=project.spec_hash,
                         data_versions=versions)
     tracker = _tracker(ctx)
+    sweep = t.sweep if ctx.args.get("sweep") == "true" else None
+    tuning_hp = _sagemaker_hyperparameters() if sweep else None
     with tracker.start_run(run_name="train", tags=tags) as run:
-        tracker.log_params(hp)
-        result = call_with_supported(
-            fn, df, hp, label=label,
-            validation=split.validation if split else 0.2, seed=split.seed if split else 42,
-            stratify=split.stratify if split else None,
-        )
-        model, metrics = result if isinstance(result, tuple) else (result, {})
+        if sweep and tuning_hp is None:
+            model, metrics, hp = _sweep(ctx, tracker, sweep, hp, fit)
+        else:
+            if tuning_hp:  # one trial of a SageMaker tuning job: its hyperparameters win
+                hp = {**hp, **tuning_hp}
+            tracker.log_params(hp)
+            model, metrics = fit(hp)
+            if sweep:
+                print(f"{sweep.metric}={metrics.get(sweep.metric, float('nan'))}", flush=True)
         tracker.log_metrics(metrics)
         example = df.drop(columns=[label]).head(5) if label and label in df.columns else df.head(5)
         model_uri = tracker.log_model(model, input_example=example)
@@ -272,9 +307,78 @@ def train(ctx: StepContext) -> dict:
            "tracking_uri": tracker.tracking_uri}
     write_json(ctx.output("model"), ref)
     if "metrics" in ctx.outputs:
-        write_json(ctx.output("metrics"), {k: float(v) for k, v in metrics.items()})
+        write_json(ctx.output("metrics"), metrics)
     ctx.log(f"trained {project.registry.model}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return ref
+
+
+def _sagemaker_hyperparameters() -> dict | None:
+    """A SageMaker tuning trial's hyperparameters (JSON-encoded strings), or None elsewhere."""
+    path = Path(os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")) / "hyperparameters.json"
+    if not path.is_file():
+        return None
+    out = {}
+    for k, v in read_json(path).items():
+        try:
+            out[k] = json.loads(v) if isinstance(v, str) else v
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def _sweep(ctx: StepContext, tracker: Any, sweep: ir.Sweep, base: dict, fit) -> tuple[Any, dict, dict]:
+    """Run the trials as nested MLflow runs; the best by the objective is the step's model."""
+    import mlflow
+    from mlopsc.runtime import sweep as sw
+
+    proposals, note = sw.trials(sweep, seed=ctx.project.data.split.seed if ctx.project.data and
+                                ctx.project.data.split else 0)
+    if note:
+        ctx.log(note)
+    best: tuple[Any, dict, dict] | None = None
+    best_value = None
+    for i, overrides in enumerate(proposals, 1):
+        hp = {**base, **overrides}
+        with mlflow.start_run(run_name=f"trial-{i}", nested=True):
+            tracker.log_params(hp)
+            model, metrics = fit(hp)
+            tracker.log_metrics(metrics)
+        value = metrics.get(sweep.metric)
+        if value is None:
+            raise StepFailed(f"sweep objective {sweep.metric!r} is not among the metrics the training "
+                             f"function returned ({', '.join(sorted(metrics))}) (spec {sweep.span})")
+        print(f"{sweep.metric}={value}", flush=True)
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in overrides.items())
+        ctx.log(f"trial {i}/{len(proposals)}: {shown} -> {sweep.metric}={value:.4g}")
+        if sw.better(value, best_value, sweep.goal):
+            best, best_value = (model, metrics, hp), value
+    assert best is not None
+    model, metrics, hp = best
+    tracker.log_params({k: v for k, v in hp.items()})
+    tracker.set_tags({"mlopsc.sweep.trials": str(len(proposals)), "mlopsc.sweep.strategy": sweep.strategy})
+    ctx.log(f"best trial: {sweep.metric}={best_value:.4g}")
+    return model, metrics, hp
+
+
+def fine_tune(ctx: StepContext) -> dict:
+    """LLM fine-tuning needs the GPU the spec asks for; without CUDA the step stops, located."""
+    llm = ctx.project.llm
+    ft = llm.fine_tune if llm else None
+    if ft is None:
+        raise StepFailed("the spec declares no llm.fine_tune")
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    gpu = f"{ft.resources.gpu_count} x {ft.resources.gpu_type or 'GPU'}" if ft.resources.gpu_count else "a GPU"
+    if not cuda:
+        raise StepFailed(f"{ft.span}: LLM fine-tuning ({ft.method} of {llm.base_model}) needs a CUDA GPU "
+                         f"({gpu} requested) and this machine has none; run the train pipeline on a "
+                         "cloud target (mlopsc compile --target kubeflow|sagemaker|vertex)")
+    raise StepFailed(f"{ft.span}: the local runtime has no {ft.method} fine-tuning loop for {llm.base_model}; "
+                     "run the train pipeline on a cloud target")
 
 
 def evaluate(ctx: StepContext) -> dict:
@@ -313,7 +417,7 @@ def evaluate(ctx: StepContext) -> dict:
 
 
 def register(ctx: StepContext) -> dict:
-    from mlopsc.runtime.tracking import git_commit, lineage_tags
+    from mlopsc.runtime.lineage import git_commit, lineage_tags
 
     project = ctx.project
     ref = read_json(ctx.input_path("model"))
@@ -399,4 +503,20 @@ ACTIONS: dict[str, Callable[[StepContext], dict]] = {
     "register": register,
     "fail": fail,
     "drift": drift,
+    "fine_tune": fine_tune,
+}
+
+# Actions in their own modules (they import this one): action -> "module:function".
+LAZY_ACTIONS: dict[str, str] = {
+    "approve": "deploy:approve",
+    "deploy": "deploy:deploy",
+    "rollout": "deploy:deploy",
+    "smoke_test": "deploy:smoke_test",
+    "load_test": "deploy:load_test",
+    "monitor_infra": "monitoring:monitor_infra",
+    "performance": "monitoring:performance",
+    "llm_quality": "monitoring:llm_quality",
+    "eval_suite": "monitoring:eval_suite",
+    "act": "monitoring:act",
+    "notify": "monitoring:notify",
 }

@@ -1,0 +1,88 @@
+"""`mlopsc step`, `run`, `serve` and `monitor`: option parsing only; the work is in mlopsc.runtime.
+
+The runtime (pandas, mlflow, torch) is imported inside each command, so `mlopsc validate` and
+`compile` never load it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("step", context_settings={"ignore_unknown_options": False})
+@click.argument("action", required=False)
+@click.option("--spec", "spec", type=click.Path(dir_okay=False), help="the mlops.yaml the step belongs to")
+@click.option("--arg", "args", multiple=True, metavar="KEY=VALUE", help="a step setting (repeatable)")
+@click.option("--input", "inputs", multiple=True, metavar="NAME=REF",
+              help="a parameter value, or the path of an input artifact (repeatable)")
+@click.option("--output", "outputs", multiple=True, metavar="NAME=REF",
+              help="where to write an output: PATH, or PATH#KEY to merge into a JSON file (repeatable)")
+@click.option("--executor-output", "executor_output", type=click.Path(dir_okay=False),
+              help="write KFP's ExecutorOutput JSON here (Kubeflow, Vertex, kfp.local)")
+def step_command(action, spec, args, inputs, outputs, executor_output) -> None:
+    """Run one pipeline step: the command every target's containers run.
+
+    With no arguments, the step's argv is read from MLOPSC_STEP_ARGV (SageMaker tuning jobs).
+    Exit 0 done, 1 the step failed (one message on stderr), 2 usage error.
+    """
+    from mlopsc.runtime import stepmain
+
+    if action is None:
+        argv = stepmain.argv_from_env()
+        if not argv:
+            raise click.UsageError("missing ACTION (or MLOPSC_STEP_ARGV)")
+        step_command.main(argv, prog_name="mlopsc step", standalone_mode=True)
+        return
+    if not spec:
+        raise click.UsageError("--spec is required")
+    sys.exit(stepmain.execute(action, spec, list(args), list(inputs), list(outputs), executor_output))
+
+
+@click.command("run")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--pipeline", type=click.Choice(["train", "deploy", "all"]), default="all", show_default=True)
+@click.option("--until", metavar="STEP", help="stop after this step")
+@click.option("--approve", is_flag=True, help="approve the new version for environments that require approval")
+@click.option("--resume", is_flag=True, help="continue a failed run at the step that failed")
+@click.option("--tracking-uri", help="MLflow tracking server (default: SQLite under WORKDIR/.mlopsc/)")
+@click.option("--workdir", type=click.Path(file_okay=False), help="where .mlopsc/ lives (default: current directory)")
+@click.option("--serve", is_flag=True, help="keep the model servers running after the run, until Ctrl-C")
+def run_command(spec, pipeline, until, approve, resume, tracking_uri, workdir, serve) -> None:
+    """Run the train and deploy pipelines of SPEC on this machine, each step as a process."""
+    from mlopsc.runtime.runner import RunOptions, run
+
+    sys.exit(run(RunOptions(spec=spec, pipeline=pipeline, until=until, approve=approve, resume=resume,
+                            tracking_uri=tracking_uri, workdir=workdir, serve=serve)))
+
+
+@click.command("serve")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--environment", "-e", required=True, help="serve the registry version this environment's alias points at")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--tracking-uri", help="MLflow tracking server (default: SQLite under WORKDIR/.mlopsc/)")
+@click.option("--workdir", type=click.Path(file_okay=False))
+def serve_command(spec, environment, host, port, tracking_uri, workdir) -> None:
+    """Serve ENVIRONMENT's model over HTTP: /predict, /health, /metrics."""
+    from mlopsc.runtime.service import serve
+
+    sys.exit(serve(spec, environment, host=host, port=port, tracking_uri=tracking_uri, workdir=workdir))
+
+
+@click.command("monitor")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--data", type=click.Path(dir_okay=False), envvar="MLOPSC_MONITOR_DATA",
+              help="the new data to check (or MLOPSC_MONITOR_DATA)")
+@click.option("--schedule", metavar="CRON", help="keep running, checking on this cron schedule")
+@click.option("--tracking-uri", help="MLflow tracking server (default: SQLite under WORKDIR/.mlopsc/)")
+@click.option("--workdir", type=click.Path(file_okay=False))
+def monitor_command(spec, data, schedule, tracking_uri, workdir) -> None:
+    """Run the monitor pipeline on new data: drift report (HTML + JSON); exit 1 on a violation."""
+    from mlopsc.runtime.service import monitor
+
+    sys.exit(monitor(spec, data, schedule=schedule, tracking_uri=tracking_uri, workdir=workdir))
+
+
+__all__ = ["monitor_command", "run_command", "serve_command", "step_command"]

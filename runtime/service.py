@@ -1,0 +1,192 @@
+"""`mlopsc serve` (one environment's registry alias over HTTP) and `mlopsc monitor` (the monitor
+pipeline on new data, once or on a cron schedule)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+from mlopsc.runtime.runner import Interrupted, RunFailed, Runner, RunOptions
+
+DATA_ACTIONS = ("drift", "performance", "llm_quality", "eval_suite")
+
+
+def _load(spec: str, err):
+    from mlopsc.api import load_project
+    from mlopsc.diagnostics import SpecError, render
+
+    try:
+        return load_project(spec)
+    except SpecError as e:
+        err(render(e.diagnostics, "text").rstrip())
+        return None
+
+
+def serve(spec: str, environment: str, *, host: str = "127.0.0.1", port: int = 8080,
+          tracking_uri: str | None = None, workdir: str | None = None) -> int:
+    def err(m):
+        print(m, file=sys.stderr, flush=True)
+
+    project = _load(spec, err)
+    if project is None:
+        return 1
+    envs = [e.name for e in project.deployment.environments] if project.deployment else []
+    if environment not in envs:
+        err(f"error: the spec has no deployment environment {environment!r} (environments: {', '.join(envs)})")
+        return 2
+    from mlopsc.runtime.runner import _spec_tracking_uri
+    from mlopsc.runtime.serving import ModelServer
+    from mlopsc.runtime.tracking import Tracker
+
+    root = Path(workdir or os.getcwd()).resolve()
+    tracker = Tracker(root, project.tracking.experiment, tracking_uri=tracking_uri or
+                      os.environ.get("MLFLOW_TRACKING_URI") or _spec_tracking_uri(project))
+    model = project.registry.model
+    version = tracker.version_for_alias(model, environment)
+    if version is None:
+        err(f"error: no version of {model} is deployed to {environment} (alias {environment!r} is not set): "
+            f"run `mlopsc run {spec}` first")
+        return 1
+    server = ModelServer(tracker.load_model(f"models:/{model}/{version.version}"), name=model,
+                         version=str(version.version), host=host, port=port)
+    server.start()
+    print(f"serving {model} version {version.version} ({environment}) at {server.url}/predict", flush=True)
+    import signal
+
+    def stop(*_a):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    server.serve_forever()
+    return 0
+
+
+class MonitorRunner(Runner):
+    """The monitor pipeline through the runner: every check runs every time (no cache)."""
+
+    def __init__(self, project, opts: RunOptions, data: str | None):
+        super().__init__(project, opts)
+        self.data = str(Path(data).resolve()) if data else None
+
+    def command(self, pipeline, step, inputs, staging):
+        argv = super().command(pipeline, step, inputs, staging)
+        if self.data and step.action in DATA_ACTIONS:
+            argv += ["--arg", f"data={self.data}"]
+        return argv
+
+    def read_cache(self, pipeline, step):
+        return None
+
+
+def monitor(spec: str, data: str | None, *, schedule: str | None = None, tracking_uri: str | None = None,
+            workdir: str | None = None) -> int:
+    def out(m):
+        print(m, flush=True)
+
+    def err(m):
+        print(m, file=sys.stderr, flush=True)
+
+    project = _load(spec, err)
+    if project is None:
+        return 1
+    pipeline = project.pipeline("monitor")
+    if pipeline is None:
+        err("error: the spec declares no monitoring")
+        return 2
+    needs_data = [s.name for s in pipeline.steps if s.action in ("drift", "performance", "llm_quality")]
+    if needs_data and not data:
+        err(f"error: {', '.join(needs_data)} need(s) new data: pass --data FILE (or set MLOPSC_MONITOR_DATA)")
+        return 2
+    if data and not os.path.isfile(data):
+        err(f"error: data file {data} does not exist")
+        return 2
+    if not schedule:
+        return _monitor_once(project, spec, data, tracking_uri, workdir, out, err)
+    from mlopsc.units import cron as check_cron
+
+    try:
+        check_cron(schedule)
+    except ValueError as e:
+        err(f"error: --schedule {schedule!r}: {e}")
+        return 2
+    out(f"monitoring {project.name} on schedule {schedule!r} (Ctrl-C stops)")
+    try:
+        while True:
+            when = next_run(schedule, dt.datetime.now().replace(second=0, microsecond=0))
+            out(f"next check at {when:%Y-%m-%d %H:%M}")
+            while dt.datetime.now() < when:
+                time.sleep(min(30.0, max(0.5, (when - dt.datetime.now()).total_seconds())))
+            _monitor_once(project, spec, data, tracking_uri, workdir, out, err)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _monitor_once(project, spec, data, tracking_uri, workdir, out, err) -> int:
+    opts = RunOptions(spec=spec, pipeline="monitor", tracking_uri=tracking_uri, workdir=workdir, out=out, err=err)
+    runner = MonitorRunner(project, opts, data)
+    pipeline = project.pipeline("monitor")
+    runner.params = runner.pipeline_params(pipeline)
+    out(f"[monitor] {pipeline.description}")
+    try:
+        runner.run_pipeline(pipeline)
+    except RunFailed:
+        return 1
+    except Interrupted:
+        return 130
+    finally:
+        runner.hasher.save()
+    violated = [s.name for s in pipeline.steps if runner.values.get(("monitor", s.name, "violated")) is True]
+    for s in pipeline.steps:
+        if s.action == "drift":
+            report = runner.out_dir("monitor", s.name) / "report"
+            out(f"drift report: {report} (JSON), {report}.html (HTML)")
+    if violated:
+        err(f"monitoring violations: {', '.join(violated)}")
+        return 1
+    out("no violations")
+    return 0
+
+
+def next_run(expression: str, after: dt.datetime) -> dt.datetime:
+    """The first minute strictly after `after` matching a five-field cron expression."""
+    fields = expression.split()
+    names = [dict(zip(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
+                      range(1, 13))),
+             dict(zip(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), range(7)))]
+    ranges = [(0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, names[0]), (0, 7, names[1])]
+    sets = [_expand(f, lo, hi, n) for f, (lo, hi, n) in zip(fields, ranges)]
+    minutes, hours, days, months, weekdays = sets
+    weekdays = {d % 7 for d in weekdays}
+    t = after + dt.timedelta(minutes=1)
+    for _ in range(366 * 24 * 60):
+        dom_ok, dow_ok = t.day in days, (t.isoweekday() % 7) in weekdays
+        day_ok = (dom_ok or dow_ok) if fields[2] != "*" and fields[4] != "*" else (dom_ok and dow_ok)
+        if t.minute in minutes and t.hour in hours and t.month in months and day_ok:
+            return t
+        t += dt.timedelta(minutes=1)
+    raise ValueError(f"cron {expression!r} never fires")
+
+
+def _expand(field: str, lo: int, hi: int, names: dict[str, int]) -> set[int]:
+    out: set[int] = set()
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        def num(token: str) -> int:
+            return names[token.upper()] if token.upper() in names else int(token)
+
+        if base == "*":
+            a, b = lo, hi
+        elif "-" in base:
+            x, y = base.split("-")
+            a, b = num(x), num(y)
+        else:
+            a = num(base)
+            b = hi if step else a
+        out.update(range(a, b + 1, int(step) if step else 1))
+    return out
+
+
+__all__ = ["monitor", "next_run", "serve"]
