@@ -167,7 +167,12 @@ class Runner:
         done: dict[str, str] = {}  # step -> ok|cached|skipped|...
         record = {"status": "running", "completed": {}}
         for step in pipeline.steps:
-            status = self.run_one(pipeline, step, done, resume_from, record)
+            try:
+                status = self.run_one(pipeline, step, done, resume_from, record)
+            except Interrupted:
+                record.update(status="failed", failed=step.name, interrupted=True)
+                self.write_run_state(pipeline.name, record)
+                raise
             done[step.name] = status
             if status == "failed":
                 record.update(status="failed", failed=step.name)
@@ -204,9 +209,8 @@ class Runner:
             record["completed"][step.name] = resume_from["completed"][step.name]
             self.progress(StepResult(step.name, "resumed", time.perf_counter() - t0, "completed by the failed run"))
             return "resumed"
-        key = cachekey.step_key(self.project, self.spec_dir, step,
-                                {k: v for k, v in inputs.items() if k != "git_commit"}, self.hasher,
-                                extra={"tracking": self.tracking_uri})
+        key = cachekey.step_key(self.project, self.spec_dir, step, self.key_inputs(pipeline, step, inputs),
+                                self.hasher, extra={"tracking": self.tracking_uri})
         entry = self.read_cache(pipeline.name, step.name)
         if entry and entry.get("key") == key and self.outputs_present(pipeline, step) and self.still_valid(step, entry):
             self.load_values(pipeline, step)
@@ -214,6 +218,7 @@ class Runner:
             note = entry.get("note") or ""
             self.progress(StepResult(step.name, "cached", time.perf_counter() - t0, note))
             return "cached"
+        inputs = self.revive_endpoints(pipeline, step, inputs)
         ok, note = self.execute(pipeline, step, inputs)
         seconds = time.perf_counter() - t0
         if not ok:
@@ -256,6 +261,7 @@ class Runner:
                 assert proc.stdout is not None
                 for line in proc.stdout:
                     log.write(line)
+                    log.flush()
                     line = line.rstrip("\n")
                     if line and not _noise(line):
                         (self.opts.err if line.startswith("error:") else self.opts.out)("      " + line)
@@ -319,6 +325,42 @@ class Runner:
             else:
                 out[i.name] = ("param", str(src.value))
         return out
+
+    def key_inputs(self, pipeline: ir.Pipeline, step: ir.Step,
+                   inputs: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        """Inputs as the cache sees them: lineage (git_commit) left out, an endpoint URL replaced by
+        its deploy step's key (the URL changes whenever servers restart; the deployment does not)."""
+        out = {}
+        for i in step.inputs:
+            if i.name == "git_commit":
+                continue
+            if isinstance(i.source, ir.FromStep) and i.kind in PARAMETER_KINDS and \
+                    pipeline.step(i.source.step).action in ("deploy", "rollout"):
+                entry = self.read_cache(pipeline.name, i.source.step) or {}
+                out[i.name] = ("param", "deployment:" + str(entry.get("key")))
+            else:
+                out[i.name] = inputs[i.name]
+        return out
+
+    def revive_endpoints(self, pipeline: ir.Pipeline, step: ir.Step,
+                         inputs: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        """A step about to run against an endpoint whose servers are gone (a cached or resumed
+        deploy from an earlier run) gets the deploy step run again first."""
+        for i in step.inputs:
+            if not (isinstance(i.source, ir.FromStep) and i.name in inputs and inputs[i.name][0] == "param"):
+                continue
+            producer = pipeline.step(i.source.step)
+            if producer is None or producer.action not in ("deploy", "rollout"):
+                continue
+            if localserve.healthy(inputs[i.name][1]):
+                continue
+            self.opts.out(f"  ({producer.name}: {inputs[i.name][1]} is not running; deploying again)")
+            ok, _ = self.execute(pipeline, producer, self.resolve_inputs(pipeline, producer))
+            if not ok:
+                raise RunFailed(producer.name)
+            self.load_values(pipeline, producer)
+            return self.resolve_inputs(pipeline, step)
+        return inputs
 
     def outputs_present(self, pipeline: ir.Pipeline, step: ir.Step) -> bool:
         return all((self.out_dir(pipeline.name, step.name) / o.name).exists() for o in step.outputs)

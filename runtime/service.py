@@ -129,7 +129,6 @@ def _monitor_once(project, spec, data, tracking_uri, workdir, out, err) -> int:
     runner = MonitorRunner(project, opts, data)
     pipeline = project.pipeline("monitor")
     runner.params = runner.pipeline_params(pipeline)
-    out(f"[monitor] {pipeline.description}")
     try:
         runner.run_pipeline(pipeline)
     except RunFailed:

@@ -36,8 +36,11 @@ def execute(action: str, spec: str, args: list[str], inputs: list[str], outputs:
     from mlopsc.api import load_project
     from mlopsc.diagnostics import SpecError, render
     from mlopsc.runtime import stepio
-    from mlopsc.runtime.steps import StepContext, StepFailed, run_step
+    from mlopsc.runtime.steps import ACTIONS, LAZY_ACTIONS, StepContext, StepFailed, run_step
 
+    if action not in ACTIONS and action not in LAZY_ACTIONS:
+        err(f"error: unknown step action {action!r}; known: {', '.join(sorted({*ACTIONS, *LAZY_ACTIONS}))}")
+        return EXIT_USAGE
     try:
         arg_map = {k: stepio.resolve_value(v) for k, v in stepio.parse_pairs(args, "--arg").items()}
         input_map = stepio.resolve_inputs(stepio.parse_pairs(inputs, "--input"))
@@ -63,11 +66,6 @@ def execute(action: str, spec: str, args: list[str], inputs: list[str], outputs:
     try:
         run_step(action, ctx)
         plan.publish()
-    except KeyError as e:
-        if str(e).startswith("'unknown step action"):
-            err(f"error: {e.args[0]}")
-            return EXIT_USAGE
-        raise
     except StepFailed as e:
         err(f"error: step {action} failed: {e}")
         return EXIT_FAILED

@@ -1,0 +1,112 @@
+"""The `mlopsc step` contract: references, output forms of each target, exit codes, sweeps, cron."""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlopsc import ir
+from mlopsc.runtime import stepio, sweep
+from mlopsc.runtime.service import next_run
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "specs" / "churn-local.yaml"
+
+
+def test_secret_and_env_references_resolve_from_the_environment():
+    env = {"OPENAI_API_KEY": "k-1", "REGION": "eu"}
+    assert stepio.resolve_value("${secret:openai_api_key}@${env:REGION}", env) == "k-1@eu"
+    with pytest.raises(stepio.RefError, match="environment variable MISSING"):
+        stepio.resolve_value("${secret:missing}", env)
+    assert stepio.resolve_inputs({"git_commit": "env:MLOPSC_PARAM_GIT_COMMIT"},
+                                 {"MLOPSC_PARAM_GIT_COMMIT": "abc"}) == {"git_commit": "abc"}
+
+
+def test_parameter_outputs_local_sagemaker_and_kfp_forms(tmp_path):
+    # local: a file holding the JSON value
+    plan = stepio.OutputPlan({"passed": str(tmp_path / "local" / "passed")}, {"passed": "boolean"})
+    Path(plan.action_paths()["passed"]).write_text("true")
+    assert plan.publish() == {"passed": True}
+    assert (tmp_path / "local" / "passed").read_text() == "true"
+    # SageMaker: merged into the property file beside the metrics the action wrote
+    report = tmp_path / "sm" / "evaluation" / "evaluation.json"
+    report.parent.mkdir(parents=True)
+    report.write_text(json.dumps({"auc": 0.9}))
+    plan = stepio.OutputPlan({"evaluation": str(report), "passed": f"{report}#passed"},
+                             {"evaluation": "metrics", "passed": "boolean"})
+    paths = plan.action_paths()
+    assert paths["evaluation"] == str(report)
+    Path(paths["passed"]).write_text("false")
+    plan.publish()
+    assert json.loads(report.read_text()) == {"auc": 0.9, "passed": False}
+    # KFP: a string parameter file is the raw value; ExecutorOutput lists artifacts and values
+    model = tmp_path / "kfp" / "model"
+    model.parent.mkdir()
+    model.write_text("{}")
+    eo = tmp_path / "kfp" / "executor_output.json"
+    plan = stepio.OutputPlan({"model": str(model), "model_version": str(tmp_path / "kfp" / "v")},
+                             {"model": "model", "model_version": "string"}, executor_output=str(eo))
+    Path(plan.action_paths()["model_version"]).write_text('"3"')
+    plan.publish()
+    assert (tmp_path / "kfp" / "v").read_text() == "3"
+    assert json.loads(eo.read_text()) == {
+        "artifacts": {"model": {"artifacts": [{"name": "model", "uri": str(model), "metadata": {}}]}},
+        "parameterValues": {"model_version": "3"}}
+
+
+def _step(*argv, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "mlopsc", "step", *argv], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+
+
+def test_step_exit_codes_and_one_line_errors(tmp_path):
+    unknown = _step("nope", "--spec", str(SPEC))
+    assert unknown.returncode == 2 and "unknown step action 'nope'" in unknown.stderr
+    bad_ref = _step("fail", "--spec", str(SPEC), "--arg", "message=${secret:not_set_anywhere}")
+    assert bad_ref.returncode == 2 and "NOT_SET_ANYWHERE" in bad_ref.stderr
+    failed = _step("fail", "--spec", str(SPEC), "--arg", "message=stop here", cwd=tmp_path)
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == "error: step fail failed: stop here"
+    assert "Traceback" not in failed.stderr
+
+
+def test_step_argv_from_the_environment_for_sagemaker_tuning(tmp_path):
+    argv = ["mlopsc", "step", "fail", "--spec", str(SPEC), "--arg", "message=from env"]
+    out = _step(env={"MLOPSC_STEP_ARGV": json.dumps(argv)}, cwd=tmp_path)
+    assert out.returncode == 1 and "from env" in out.stderr
+
+
+def test_fine_tune_without_cuda_fails_naming_the_spec_line(tmp_path):
+    out = _step("fine_tune", "--spec", str(ROOT / "specs" / "support-assistant.yaml"),
+                "--output", f"model={tmp_path / 'model'}", env={"CUDA_VISIBLE_DEVICES": ""}, cwd=tmp_path)
+    assert out.returncode == 1
+    assert "specs/support-assistant.yaml:" in out.stderr and "needs a CUDA GPU" in out.stderr
+    assert "1 x nvidia-a100" in out.stderr and not (tmp_path / "model").exists()
+
+
+def _sweep(strategy, params, max_trials=4):
+    return ir.Sweep(strategy, "val_auc", "maximize", max_trials, 1, tuple(
+        ir.SweepParameter(n, d, ir.freeze(v)) for n, d, v in params))
+
+
+def test_sweep_trials_grid_random_and_bayesian_fallback():
+    grid, note = sweep.trials(_sweep("grid", [("lr", "log_uniform", [0.001, 0.1]), ("h", "choice", [8, 16])], 10))
+    assert note is None and len(grid) == 6
+    assert [t["h"] for t in grid[:2]] == [8, 16] and grid[0]["lr"] == pytest.approx(0.001)
+    random_a, _ = sweep.trials(_sweep("random", [("lr", "uniform", [0, 1]), ("n", "int_uniform", [1, 3])]))
+    random_b, _ = sweep.trials(_sweep("random", [("lr", "uniform", [0, 1]), ("n", "int_uniform", [1, 3])]))
+    assert random_a == random_b and len(random_a) == 4 and all(1 <= t["n"] <= 3 for t in random_a)
+    bayes, note = sweep.trials(_sweep("bayesian", [("lr", "uniform", [0, 1])]))
+    assert len(bayes) == 4 and "falling back to random" in note
+
+
+def test_cron_next_run():
+    at = dt.datetime(2026, 1, 1, 5, 59)
+    assert next_run("0 6 * * *", at) == dt.datetime(2026, 1, 1, 6, 0)
+    assert next_run("0 6 * * *", dt.datetime(2026, 1, 1, 6, 0)) == dt.datetime(2026, 1, 2, 6, 0)
+    assert next_run("*/15 * * * *", at) == dt.datetime(2026, 1, 1, 6, 0)
+    assert next_run("0 3 * * 0", at) == dt.datetime(2026, 1, 4, 3, 0)  # the next Sunday
