@@ -216,13 +216,13 @@ class _Handler(JSONHandler):
             return
         start = time.perf_counter()
         status, payload = svc.handle_predict(self)
-        self.send_json(status, payload)
+        # counted before answering, so a client that reads /metrics after its answer sees it
         svc.metrics.request(path, status)
-        if status == 200 or status == 500:
-            if status == 200:
-                svc.metrics.predicted(len(payload["predictions"]), time.perf_counter() - start)
-            else:
-                svc.metrics.latency(time.perf_counter() - start)
+        if status == 200:
+            svc.metrics.predicted(len(payload["predictions"]), time.perf_counter() - start)
+        elif status == 500:
+            svc.metrics.latency(time.perf_counter() - start)
+        self.send_json(status, payload)
 
 
 class ModelServer(HTTPService):
