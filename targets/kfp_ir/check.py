@@ -1,7 +1,9 @@
 """Our own graph checker for KFP v2 IR: what neither `ParseDict` nor kfp's loader checks.
 
 `check(spec, platform)` returns a list of problems (empty when the graph is sound): top-level
-keys; executors and images; `{{$...}}` placeholders against the component's inputs and outputs;
+keys; executors and images; `{{$...}}` placeholders against the component's inputs and outputs
+(an input artifact's `.metadata` may be indexed by one quoted key, `.metadata['resourceName']`,
+as every Google Cloud Pipeline Components launcher reads it);
 and, in every DAG, component refs, sibling `dependentTasks` and `producerTask`s, output keys,
 parameter and artifact types, parent inputs, required inputs bound, condition inputs, cycles;
 platform configs for existing executors. Rules from the notes' validator (§2.4) and the
@@ -20,7 +22,7 @@ _JOB = ("pipeline_job_name", "pipeline_job_resource_name", "pipeline_job_uuid", 
         "pipeline_task_uuid", "pipeline_root", "pipeline_job_create_time_utc",
         "pipeline_job_schedule_time_utc", "workspace_path", "pipeline_google_cloud_project_id",
         "pipeline_google_cloud_location")
-_IO = re.compile(r"^\.(inputs|outputs)\.(parameters|artifacts)\['([^']+)'\](?:\.(\w+))?$")
+_IO = re.compile(r"^\.(inputs|outputs)\.(parameters|artifacts)\['([^']+)'\](?:\.(\w+))?(?:\['([^']+)'\])?$")
 _ATTRS = {("inputs", "parameters"): {None}, ("inputs", "artifacts"): {"uri", "path", "metadata"},
           ("outputs", "parameters"): {"output_file"}, ("outputs", "artifacts"): {"uri", "path"}}
 CONDITION_REF = re.compile(r"inputs\.parameter_values\['([^']+)'\]")
@@ -110,11 +112,13 @@ class _Checker:
         if not m:
             self.bad(where, f"unknown placeholder {{{{${expr}}}}}")
             return
-        side, group, key, attr = m.groups()
+        side, group, key, attr, item = m.groups()
         if key not in _defs(comp, f"{side[:-1]}Definitions" if side == "inputs" else "outputDefinitions", group):
             self.bad(where, f"placeholder {{{{${expr}}}}} names no declared {side[:-1]} {group[:-1]} {key!r}")
         elif attr not in _ATTRS[(side, group)]:
             self.bad(where, f"placeholder {{{{${expr}}}}}: .{attr} is not valid on {side} {group}")
+        elif item is not None and attr != "metadata":
+            self.bad(where, f"placeholder {{{{${expr}}}}}: only .metadata takes a ['key']")
 
     # ------------------------------------------------------------ DAGs
 

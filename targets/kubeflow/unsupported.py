@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
+from mlopsc.targets import litellm_proxy
 from mlopsc.targets.base import cannot_express, note
 
 from . import gateway as gateway_files
@@ -37,15 +38,8 @@ def _gateway(project: ir.Project, gateway: ir.Gateway) -> list[Diagnostic]:
                 f"the self_hosted route `{route.name}` without a served model: the gateway calls the "
                 "InferenceService of the last deployment environment",
                 "add `llm.serving` and at least one `deployment.environments` entry"))
-    needs = ["LITELLM_MASTER_KEY"]
-    if gateway.budget:
-        needs.append("DATABASE_URL (budgets are enforced against LiteLLM's database)")
-    if gateway.cache:
-        needs.append("REDIS_URL" + (" (Redis with vector search for the semantic cache, which embeds "
-                                    "prompts with LiteLLM's default embedding model)"
-                                    if gateway.cache.get("semantic") else ""))
     found.append(note(NAME, gateway.span,
-                      f"the LiteLLM gateway reads {', '.join(needs)} from the Secret "
+                      f"the LiteLLM gateway reads {', '.join(litellm_proxy.needs(gateway))} from the Secret "
                       f"`{gateway_files.name(project)}`, which must exist in the namespace"))
     return found
 

@@ -26,10 +26,19 @@ SECRET_ENV_PREFIX = "MLOPSC_SECRET_"
 MACHINE_TYPE_KEYS = {"training": "training", "tuning": "training", "processing": "processing"}
 
 
+def gcp_project(project: ir.Project) -> str:
+    return project.target_settings("vertex").get("project") or project.name
+
+
+def secret_id(name: str) -> str:
+    """Secret Manager secret id of `${secret:NAME}`: the Kubernetes Secret name, with `.` (which
+    Secret Manager ids cannot hold: letters, digits, - and _) as `-`."""
+    return k8s_secret_name(name).replace(".", "-")
+
+
 def secret_version(project: ir.Project, name: str) -> str:
-    """Secret Manager version resource of `${secret:NAME}` (secret ids: letters, digits, - and _)."""
-    gcp_project = project.target_settings("vertex").get("project") or project.name
-    return f"projects/{gcp_project}/secrets/{k8s_secret_name(name)}/versions/latest"
+    """Secret Manager version resource of `${secret:NAME}`."""
+    return f"projects/{gcp_project(project)}/secrets/{secret_id(name)}/versions/latest"
 
 
 class VertexDialect(Dialect):

@@ -1,11 +1,11 @@
 """Component specs compatible with google-cloud-pipeline-components (GCPC) 2.22.0.
 
-`model-upload` (ModelUploadOp), `endpoint-create` (EndpointCreateOp) and `model-deploy`
-(ModelDeployOp): the same input names, types and defaults, the `google.*` artifact types, the
+`model-upload` (ModelUploadOp) and `model-deploy` (ModelDeployOp): the same input names, types and defaults, the `google.*` artifact types, the
 pinned GCPC image and the launcher command with its `--type/--payload` arguments, as kfp 2.17
 compiles GCPC's own components (descriptions left out). The launchers read the input artifacts'
-`metadata['resourceName']`. Tests compare these with GCPC's compiled components when GCPC is
-importable. Compiling never imports GCPC.
+`metadata['resourceName']`. Tests compare these with GCPC's own components, compiled from the
+released GCPC wheel. Compiling never imports GCPC. (Endpoints are not created with GCPC's
+EndpointCreateOp, which cannot take an endpoint id: see `deploy`.)
 """
 
 from __future__ import annotations
@@ -87,23 +87,6 @@ def model_upload() -> tuple[dict[str, Any], dict[str, Any]]:
             _container("google_cloud_pipeline_components.container.v1.model.upload_model.launcher", args))
 
 
-def endpoint_create() -> tuple[dict[str, Any], dict[str, Any]]:
-    inputs = {"parameters": {"description": _param(""), "display_name": _param(REQUIRED),
-                             "encryption_spec_key_name": _param(""), "labels": _param({}, dict),
-                             "location": _param("us-central1"), "network": _param(""),
-                             "project": _param(PROJECT_ID)}}
-    outputs = {"artifacts": {"endpoint": artifact_type(VERTEX_ENDPOINT)}, **_gcp_resources()}
-    payload = _concat(
-        "{", '"display_name": "', _p("display_name"), '"', ', "description": "', _p("description"), '"',
-        ', "labels": ', _p("labels"), ', "encryption_spec": {"kms_key_name":"', _p("encryption_spec_key_name"),
-        '"}', ', "network": "', _p("network"), '"', "}")
-    args = ["--type", "CreateEndpoint", "--payload", payload, "--project", _p("project"), "--location",
-            _p("location"), "--gcp_resources", "{{$.outputs.parameters['gcp_resources'].output_file}}",
-            "--executor_input", "{{$}}"]
-    return ({"inputDefinitions": inputs, "outputDefinitions": outputs},
-            _container("google_cloud_pipeline_components.container.v1.endpoint.create_endpoint.launcher", args))
-
-
 def model_deploy() -> tuple[dict[str, Any], dict[str, Any]]:
     counts = ("automatic_resources_max_replica_count", "automatic_resources_min_replica_count",
               "dedicated_resources_accelerator_count", "dedicated_resources_max_replica_count",
@@ -137,5 +120,4 @@ def model_deploy() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 # action of a Vertex-only IR step -> the GCPC component it stands for
-COMPONENTS = {"gcpc.model_upload": model_upload, "gcpc.endpoint_create": endpoint_create,
-              "gcpc.model_deploy": model_deploy}
+COMPONENTS = {"gcpc.model_upload": model_upload, "gcpc.model_deploy": model_deploy}

@@ -1,9 +1,10 @@
 """`VertexTarget`: what differs from Kubeflow, on top of the shared KFP IR builder.
 
 Files: `pipelines/<name>.yaml` (single-document KFP v2 IR, as Vertex requires), the deploy
-pipeline with GCPC model upload/deploy steps (`deploy`), `pipelines/endpoints.yaml` (GCPC
-EndpointCreateOp, run once), `jobs/<name>.runtime-config.json` per pipeline and
-`schedules/<name>.schedule.json` for scheduled pipelines (`jobs`).
+pipeline with GCPC model upload/deploy steps and endpoints with ids chosen by mlopsc (`deploy`),
+`jobs/<name>.runtime-config.json` per pipeline and `schedules/<name>.schedule.json` for scheduled
+pipelines (`jobs`), and for `llm.gateway` LiteLLM's `gateway/config.yaml` with the Cloud Run
+service `gateway/cloudrun-service.yaml` (`gateway`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from mlopsc.emit import json_text
 from mlopsc.targets.base import OutputFile, Target
 from mlopsc.targets.kfp_ir import Compiled, build, render
 
-from . import deploy, jobs, unsupported
+from . import deploy, gateway, jobs, unsupported
 from .dialect import VertexDialect
 
 
@@ -32,7 +33,8 @@ class VertexTarget(Target):
         "autoscaling": "dedicated resources min/max replicas (at least 1)",
         "monitoring": "monitor pipeline on a Vertex Schedule (cron)",
         "schedules": "Vertex Schedule create requests for PipelineJobs",
-        "llm serving + gateway": "vLLM model on a Vertex endpoint; no gateway (E701)",
+        "llm serving + gateway": "vLLM model on a Vertex endpoint (id chosen by mlopsc); LiteLLM proxy "
+                                 "as a Cloud Run service",
     }
     dialect = VertexDialect()
     unsupported = staticmethod(unsupported.diagnostics)
@@ -45,9 +47,6 @@ class VertexTarget(Target):
             if pipeline.name == "deploy":
                 pipeline = deploy.vertex_deploy_pipeline(project, pipeline, region)
             found.append((pipeline, deploy.retype(build(pipeline, project, self.dialect), pipeline)))
-        if project.deployment and project.deployment.environments:
-            endpoints = deploy.endpoints_pipeline(project, region)
-            found.append((endpoints, deploy.retype(build(endpoints, project, self.dialect), endpoints)))
         return found
 
     def files(self, project: ir.Project) -> list[OutputFile]:
@@ -60,4 +59,6 @@ class VertexTarget(Target):
             if pipeline.schedule:
                 out.append(OutputFile(f"schedules/{pipeline.name}.schedule.json",
                                       json_text(jobs.schedule_body(project, pipeline, compiled))))
+        if project.llm and project.llm.gateway:
+            out += [OutputFile(path, text) for path, text in gateway.files(project)]
         return out

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
+from mlopsc.targets import litellm_proxy
 from mlopsc.targets.base import cannot_express, note
 
+from . import gateway as gateway_files
 from . import machines
 from .dialect import MACHINE_TYPE_KEYS
 
@@ -18,14 +20,7 @@ def diagnostics(project: ir.Project) -> list[Diagnostic]:
     found += _deployment(project)
     gateway = project.llm.gateway if project.llm else None
     if gateway is not None:
-        found.append(cannot_express(
-            NAME, gateway.span,
-            f"the `{gateway.engine}` gateway (`llm.gateway`) as a Cloud Run service: the self-hosted route "
-            "needs the Vertex endpoint id, which exists only after the deploy pipeline has run (the "
-            "compiled files stay a function of the spec), and the semantic cache needs a Memorystore "
-            "Redis instance and an embedding route that the spec does not declare",
-            "run the LiteLLM proxy yourself (e.g. `gcloud run deploy` with `vertex_ai/openai/<endpoint id>` "
-            "for the self-hosted route) or compile for local"))
+        found += _gateway(project, gateway)
     sweep = project.training.sweep if project.training else None
     notes = [(span, ("spot capacity is not requested: a KFP container step on Vertex runs as an on-demand "
                     "custom job (only a CustomJob with `scheduling.strategy: SPOT` can use Spot VMs)"))
@@ -34,6 +29,19 @@ def diagnostics(project: ir.Project) -> list[Diagnostic]:
         notes.append((sweep.span, ("the sweep runs inside the train step's custom job (no Vertex "
                                   "HyperparameterTuningJob); `parallel_trials` share that machine")))
     found += [note(NAME, span, text) for span, text in notes]
+    return found
+
+
+def _gateway(project: ir.Project, gateway: ir.Gateway) -> list[Diagnostic]:
+    found = []
+    if litellm_proxy.self_hosted_routes(gateway) and gateway_files.self_hosted_endpoint(project) is None:
+        for route in litellm_proxy.self_hosted_routes(gateway):
+            found.append(cannot_express(
+                NAME, route.span,
+                f"the self_hosted route `{route.name}` without a served model: the gateway calls the "
+                "Vertex endpoint of the last deployment environment",
+                "add `llm.serving` and at least one `deployment.environments` entry"))
+    found.append(note(NAME, gateway.span, gateway_files.prerequisites(project)))
     return found
 
 

@@ -1,17 +1,12 @@
-"""Vertex pipelines for both example specs, built as the target builds them (support-assistant's
-compile stops at E701 for the LLM gateway; its pipelines are fully expressible)."""
+"""Vertex fixtures: both example specs as IR projects, their Vertex pipelines built as the target
+builds them, and the target's files (both specs compile; support-assistant's LLM gateway becomes
+a Cloud Run service)."""
 
 import os
-import sys
 
 import pytest
 from mlopsc import api, targets
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SPECS = ["churn", "support-assistant"]
-PIPELINES = ["train", "deploy", "monitor", "endpoints"]
-CASES = [(s, p) for s in SPECS for p in PIPELINES]
-sys.path.insert(0, os.path.dirname(__file__))
+from vertex_cases import ROOT, SPECS
 
 
 def load(spec):
@@ -40,5 +35,5 @@ def compiled(projects, vertex):
 
 @pytest.fixture(scope="session")
 def files(projects, vertex):
-    """path -> text for every spec, files() called directly (no E701 stop)."""
+    """path -> text for every spec, files() called directly (no README or manifest)."""
     return {s: {f.path: f.content for f in vertex.files(projects[s])} for s in SPECS}

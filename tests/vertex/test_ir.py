@@ -6,12 +6,10 @@ import json
 import celpy
 import pytest
 import yaml
-from conftest import CASES
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
-from mlopsc.targets.kfp_ir import check as kfp_check
-from mlopsc.targets.kfp_ir.check import CONDITION_REF
-from mlopsc.targets.vertex import check as vertex_check
+from mlopsc.targets.kfp_ir.check import CONDITION_REF, check
+from vertex_cases import CASES
 
 
 @pytest.mark.parametrize("spec,pipeline", CASES)
@@ -29,10 +27,7 @@ def test_single_document_parses_strictly(files, spec, pipeline):
 @pytest.mark.parametrize("spec,pipeline", CASES)
 def test_graph_checker_passes(compiled, spec, pipeline):
     _, c = compiled[(spec, pipeline)]
-    assert vertex_check.check(c.spec) == []
-    # the shared checker's only objection is GCPC's `.metadata['resourceName']` placeholder
-    leftovers = [p for p in kfp_check.check(c.spec) if "metadata['resourceName']" not in p]
-    assert leftovers == []
+    assert check(c.spec) == []  # the shared checker, as is (no platform spec on Vertex)
 
 
 def test_checker_still_catches_broken_graphs(compiled):
@@ -43,8 +38,40 @@ def test_checker_still_catches_broken_graphs(compiled):
     body["deploy-model-production"]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] = "nope"
     spec["deploymentSpec"]["executors"]["exec-deploy-model-staging"]["container"]["args"].append(
         "{{$.inputs.artifacts['missing'].metadata['resourceName']}}")
-    problems = vertex_check.check(spec)
+    problems = check(spec)
     assert any("'nope'" in p for p in problems) and any("'missing'" in p for p in problems)
+
+
+def _deploy_args(compiled):
+    import copy
+
+    spec = copy.deepcopy(compiled[("churn", "deploy")][1].spec)
+    return spec, spec["deploymentSpec"]["executors"]["exec-deploy-model-staging"]["container"]["args"]
+
+
+def test_checker_accepts_an_input_artifact_metadata_key(compiled):
+    spec, args = _deploy_args(compiled)
+    assert any("{{$.inputs.artifacts['model'].metadata['resourceName']}}" in a for a in args)  # GCPC's
+    args += ["{{$.inputs.artifacts['endpoint'].metadata['resourceName']}}", "{{$.inputs.artifacts['model'].metadata}}"]
+    assert check(spec) == []
+
+
+@pytest.mark.parametrize("placeholder,expected", [
+    ("{{$.inputs.artifacts['model'].metadata[resourceName]}}", "unknown placeholder"),
+    ("{{$.inputs.artifacts['model'].metadata['']}}", "unknown placeholder"),
+    ("{{$.inputs.artifacts['model'].metadata['a']['b']}}", "unknown placeholder"),
+    ("{{$.inputs.artifacts['model'].metadata.resourceName}}", "unknown placeholder"),
+    ("{{$.inputs.artifacts['model'].uri['resourceName']}}", "only .metadata takes a ['key']"),
+    ("{{$.inputs.artifacts['model']['resourceName']}}", "is not valid on inputs artifacts"),
+    ("{{$.inputs.parameters['traffic_split']['x']}}", "only .metadata takes a ['key']"),
+    ("{{$.outputs.artifacts['model'].metadata['resourceName']}}", "names no declared output artifact"),
+    ("{{$.inputs.artifacts['modle'].metadata['resourceName']}}", "names no declared input artifact 'modle'"),
+])
+def test_checker_rejects_malformed_metadata_placeholders(compiled, placeholder, expected):
+    spec, args = _deploy_args(compiled)
+    args.append(placeholder)
+    problems = check(spec)
+    assert len(problems) == 1 and expected in problems[0], problems
 
 
 @pytest.mark.parametrize("spec", ["churn", "support-assistant"])

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
 from mlopsc import api, ir
 from mlopsc.targets.base import PARTS
 from mlopsc.targets.vertex import deploy, gcpc, jobs
+from vertex_cases import ROOT
 
 
 def test_capabilities_cover_exactly_the_parts(vertex):
@@ -23,19 +23,25 @@ def test_churn_compiles_to_the_expected_files():
     os.chdir(ROOT)
     result = api.compile_spec("specs/churn.yaml", ["vertex"])
     assert result.ok, [d.text() for d in result.diagnostics]
-    names = ["deploy", "endpoints", "monitor", "train"]
+    names = ["deploy", "monitor", "train"]
     assert sorted(result.bundles["vertex"]) == sorted(
         ["README.md", "manifest.json", "schedules/monitor.schedule.json", "schedules/train.schedule.json"]
         + [f"pipelines/{n}.yaml" for n in names] + [f"jobs/{n}.runtime-config.json" for n in names])
     assert all(d.code == "W702" for d in result.diagnostics)
 
 
-def test_gateway_is_a_located_e701_and_shadow_a_w702(projects, vertex):
+def test_support_assistant_compiles_with_the_gateway():
+    os.chdir(ROOT)
+    result = api.compile_spec("specs/support-assistant.yaml", ["vertex"])
+    assert result.ok, [d.text() for d in result.diagnostics]
+    assert {"gateway/config.yaml", "gateway/cloudrun-service.yaml"} <= set(result.bundles["vertex"])
+    assert "pipelines/endpoints.yaml" not in result.bundles["vertex"]
+
+
+def test_shadow_is_a_located_w702(projects, vertex):
     project = projects["support-assistant"]
     found = vertex.unsupported(project)
-    errors = [(d.line, d.col, d.code) for d in found if d.severity == "error"]
-    gateway = project.llm.gateway.span
-    assert errors == [(gateway.line, gateway.col, "E701")]
+    assert [d for d in found if d.severity == "error"] == []
     shadow_span = project.deployment.environments[1].strategy.span
     shadow = [d for d in found if (d.line, d.col) == (shadow_span.line, shadow_span.col)]
     assert len(shadow) == 1 and shadow[0].code == "W702" and shadow[0].severity == "warning"
@@ -48,6 +54,56 @@ def test_gateway_is_a_located_e701_and_shadow_a_w702(projects, vertex):
 def _tasks(spec):
     return {name: task for comp in [spec["root"], *spec["components"].values()]
             for name, task in comp.get("dag", {}).get("tasks", {}).items()}
+
+
+def test_endpoint_ids_are_chosen_by_mlopsc(projects):
+    sa = projects["support-assistant"]
+    assert [deploy.endpoint_id(sa, e) for e in sa.deployment.environments] == [
+        "support-assistant-staging", "support-assistant-production"]
+
+
+@pytest.mark.parametrize("name,env,expected", [
+    ("churn-classifier", "production", "churn-classifier-production"),
+    ("Churn_Classifier", "prod.eu", "churn-classifier-prod-eu"),
+    ("9lives", "staging", "e-9lives-staging"),
+    ("a" * 70, "production", None),
+])
+def test_endpoint_id_format(projects, name, env, expected):
+    import dataclasses
+    import hashlib
+    import re
+
+    project = dataclasses.replace(projects["churn"], name=name)
+    environment = dataclasses.replace(project.deployment.environments[0], name=env)
+    found = deploy.endpoint_id(project, environment)
+    # CreateEndpointRequest.endpoint_id (google-cloud-aiplatform 2.7, aiplatform_v1): starting with a
+    # letter, at most 63 characters of [a-z0-9-], the last a letter or digit
+    assert re.fullmatch(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?", found)
+    if expected:
+        assert found == expected
+    else:
+        digest = hashlib.sha256(f"{name}-{env}".encode()).hexdigest()[:8]
+        assert len(found) == 63 and found == "a" * 54 + "-" + digest
+
+
+def test_installed_proto_documents_the_endpoint_id_format():
+    from google.cloud.aiplatform_v1.types import endpoint_service
+
+    doc = " ".join(endpoint_service.CreateEndpointRequest.__doc__.split())
+    assert "If the first character is a letter, this value may be up to 63 characters, and valid " \
+           "characters are ``[a-z0-9-]``. The last character must be a letter or number." in doc
+    assert "endpoint_id" in endpoint_service.CreateEndpointRequest.meta.fields
+
+
+def test_plan_step_creates_the_endpoint_with_its_id(compiled):
+    _, c = compiled[("support-assistant", "deploy")]
+    args = c.spec["deploymentSpec"]["executors"]["exec-endpoint-production"]["container"]["args"]
+    assert "endpoint_id=support-assistant-production" in args
+    assert "endpoint_display_name=support-assistant-production" in args
+    labels = json.loads(next(a for a in args if a.startswith("endpoint_labels=")).partition("=")[2])
+    assert labels["mlopsc-environment"] == "production"
+    commands = [" ".join(e["container"]["command"]) for e in c.spec["deploymentSpec"]["executors"].values()]
+    assert not any("create_endpoint" in cmd for cmd in commands)  # no GCPC EndpointCreateOp
 
 
 def test_canary_gets_gcpc_upload_and_deploy_with_first_percent(compiled):
@@ -167,7 +223,7 @@ def _compile_in_subprocess(seed, out):
 def test_bytes_identical_across_hash_seeds(tmp_path):
     first = _compile_in_subprocess(1, tmp_path / "a")
     second = _compile_in_subprocess(4242, tmp_path / "b")
-    assert first == second and len(first) == 12
+    assert first == second and len(first) == 10
     assert all(b"\r\n" not in v for v in first.values())
 
 
@@ -193,7 +249,7 @@ def test_submit_dry_run_prints_requests_without_network():
         bodies.append(body)
         text = text[end:].strip()
     assert [b["pipelineJob"]["displayName"] for b in bodies] == [
-        "churn-classifier-deploy", "churn-classifier-endpoints", "churn-classifier-monitor", "churn-classifier-train"]
+        "churn-classifier-deploy", "churn-classifier-monitor", "churn-classifier-train"]
     train = bodies[-1]["pipelineJob"]
     assert train["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-ml-artifacts/pipelines"
     assert train["serviceAccount"] == "pipelines@acme-ml.iam.gserviceaccount.com"
