@@ -12,8 +12,18 @@ module imports what it needs (pandas, numpy, scipy, torch, mlflow) itself:
 - `tracking`: MLflow runs, models, lineage tags, registry versions, aliases and approval.
 - `evaluate`: model metrics (with slices and p95 latency) and the evaluation gate.
 - `metrics`: classification metrics in numpy (auc, f1, ...).
-- `steps`: the step actions behind `mlopsc step <action>` (validate, features, train,
-  evaluate, register, fail, drift) and their on-disk output conventions.
+- `steps`: the step actions behind `mlopsc step <action>` (validate, features, train with
+  sweeps, evaluate, register, fail, drift, fine_tune) and their on-disk output conventions.
+- `deploy`: approve, deploy / rollout (local server processes, canary with rollback), smoke
+  and load tests.
+- `monitoring`: monitor_infra, performance, llm_quality, eval_suite, act, notify.
+- `sweep`: the trials a sweep strategy proposes (grid, random; bayesian falls back to random).
+- `stepio`, `stepmain`: the step contract's references (`PATH#KEY`, KFP ExecutorOutput,
+  `${secret:..}`) and `mlopsc step` itself.
+- `runner`, `cachekey`: `mlopsc run` (steps as processes, content-hash cache, staging, resume).
+- `localserve`: model servers and routers as background processes, and where they run.
+- `service`: `mlopsc serve` and `mlopsc monitor` (with a cron schedule).
+- `lineage`: git commit, content hashes and lineage tags without importing MLflow.
 - `httpbase`: the shared stdlib HTTP service and keep-alive client.
 - `example_churn`: the bundled example's data generator, feature transform and training.
 """

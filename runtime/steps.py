@@ -1,4 +1,5 @@
-"""The step actions behind `mlopsc step <action>`, as library functions.
+"""The step actions behind `mlopsc step <action>`, as library functions (the deploy-side and
+monitoring actions live in `deploy` and `monitoring`; `LAZY_ACTIONS` maps them).
 
 Each action takes a `StepContext` (the project IR, the step's `--arg`s, `--input`s and
 `--output`s) and writes its outputs; it raises `StepFailed` with a clear message when the step
