@@ -16,7 +16,3 @@ def fake_targets(monkeypatch):
     monkeypatch.setattr(targets, "_REGISTRY", {"fake": "fake_target:FakeTarget"})
     return ["fake"]
 
-
-def fixture_text(name: str) -> str:
-    with open(os.path.join(FIXTURES, name), encoding="utf-8") as fh:
-        return fh.read()

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from conftest import fixture_text
+from plan_fixtures import fixture_text
 from mlopsc.commands_review import plan_command
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",

@@ -12,7 +12,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from conftest import fixture_text
+from plan_fixtures import fixture_text
 
 GOLDEN = {fmt: os.path.join(HERE, "golden", f"churn-pr.{ext}") for fmt, ext in
           (("markdown", "md"), ("text", "txt"), ("json", "json"))}

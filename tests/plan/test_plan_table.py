@@ -8,7 +8,7 @@ happened, its consequence, and its line (in the working spec, or in the base for
 from __future__ import annotations
 
 import pytest
-from conftest import fixture_text
+from plan_fixtures import fixture_text
 from mlopsc.plan import build_plan
 
 RETRAIN = "retrain, re-evaluate"
