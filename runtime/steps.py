@@ -166,6 +166,30 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def write_model_ref(path: Path, ref: dict) -> None:
+    """A model output: the JSON file itself, or `model.json` inside it when the target hands a
+    directory (SageMaker training's /opt/ml/model, uploaded as model.tar.gz)."""
+    write_json(path / "model.json" if path.is_dir() else path, ref)
+
+
+def read_model_ref(path: Path) -> dict:
+    """Read what `write_model_ref` wrote: a file, a directory with `model.json`, or a directory
+    with SageMaker's `model.tar.gz` holding it."""
+    if path.is_file():
+        return read_json(path)
+    if (path / "model.json").is_file():
+        return read_json(path / "model.json")
+    archive = path / "model.tar.gz"
+    if archive.is_file():
+        import tarfile
+
+        with tarfile.open(archive) as tar:
+            member = next((m for m in tar.getmembers() if m.name.lstrip("./") == "model.json"), None)
+            if member is not None:
+                return json.loads(tar.extractfile(member).read().decode("utf-8"))
+    raise StepFailed(f"no model reference at {path} (expected a JSON file, model.json or model.tar.gz)")
+
+
 def write_frames(out_dir: Path, frames: dict[str, Any], versions: dict[str, str]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, df in frames.items():
@@ -306,7 +330,7 @@ def train(ctx: StepContext) -> dict:
         model_uri = tracker.log_model(model, input_example=example)
     ref = {"model_uri": model_uri, "run_id": run.info.run_id, "experiment": tracker.experiment_name,
            "tracking_uri": tracker.tracking_uri}
-    write_json(ctx.output("model"), ref)
+    write_model_ref(ctx.output("model"), ref)
     if "metrics" in ctx.outputs:
         write_json(ctx.output("metrics"), metrics)
     ctx.log(f"trained {project.registry.model}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -394,7 +418,7 @@ def evaluate(ctx: StepContext) -> dict:
     df = frames[name]
     label = project.data.label
     tracker = _tracker(ctx)
-    ref = read_json(ctx.input_path("model"))
+    ref = read_model_ref(ctx.input_path("model"))
     model = tracker.load_model(ref["model_uri"])
     metrics = ev.evaluate_model(model, df, label, slices=evals.slices)
     baseline = None
@@ -421,7 +445,7 @@ def register(ctx: StepContext) -> dict:
     from mlopsc.runtime.lineage import git_commit, lineage_tags
 
     project = ctx.project
-    ref = read_json(ctx.input_path("model"))
+    ref = read_model_ref(ctx.input_path("model"))
     if "evaluation" in ctx.inputs:
         evaluation = read_json(ctx.input_path("evaluation"))
         if not evaluation.get("passed"):

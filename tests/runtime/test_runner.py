@@ -188,6 +188,34 @@ def test_a_second_run_is_served_from_the_cache(project):
     assert "HTTP 200" in out.stdout and versions(project) == [1]
 
 
+def test_serve_answers_for_an_environment_alias(project):
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.Popen([sys.executable, "-m", "mlopsc", "serve", str(project["spec"]), "--environment",
+                             "production", "--port", str(port), "--workdir", str(project["work"])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        assert f"serving churn-local version 1 (production) at http://127.0.0.1:{port}/predict" in line, \
+            line + proc.stderr.read() if proc.poll() is not None else line
+        row = {"customer_id": "C1", "tenure_months": 2, "monthly_spend": 30.0, "orders_30d": 0, "plan": "basic"}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/predict",
+                                         json.dumps({"instances": [row]}).encode(),
+                                         {"Content-Type": "application/json"})
+        answer = json.loads(urllib.request.urlopen(request, timeout=30).read())
+        assert answer["version"] == "1" and 0 <= answer["predictions"][0] <= 1
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+    missing = mlopsc(project, "serve", "--environment", "nowhere")
+    assert missing.returncode == 2 and "no deployment environment 'nowhere'" in missing.stderr
+
+
 def test_a_model_below_its_threshold_is_not_registered(project):
     spec = variant(project, "strict.yaml", "auc: {min: 0.85}", "auc: {min: 0.999}")
     out = mlopsc(project, "run", "--approve", spec=spec)

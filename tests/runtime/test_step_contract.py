@@ -110,3 +110,28 @@ def test_cron_next_run():
     assert next_run("0 6 * * *", dt.datetime(2026, 1, 1, 6, 0)) == dt.datetime(2026, 1, 2, 6, 0)
     assert next_run("*/15 * * * *", at) == dt.datetime(2026, 1, 1, 6, 0)
     assert next_run("0 3 * * 0", at) == dt.datetime(2026, 1, 4, 3, 0)  # the next Sunday
+
+
+def test_model_reference_as_file_directory_or_sagemaker_archive(tmp_path):
+    import io
+    import tarfile
+
+    from mlopsc.runtime.steps import StepFailed, read_model_ref, write_model_ref
+
+    ref = {"model_uri": "models:/m-1", "run_id": "r"}
+    write_model_ref(tmp_path / "model", ref)  # KFP / local: a file
+    assert read_model_ref(tmp_path / "model") == ref
+    sm = tmp_path / "opt_ml_model"
+    sm.mkdir()
+    write_model_ref(sm, ref)  # SageMaker training: a directory
+    assert (sm / "model.json").is_file() and read_model_ref(sm) == ref
+    channel = tmp_path / "input" / "model"  # the next step's input: SageMaker's model.tar.gz
+    channel.mkdir(parents=True)
+    with tarfile.open(channel / "model.tar.gz", "w:gz") as tar:
+        data = json.dumps(ref).encode()
+        info = tarfile.TarInfo("model.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    assert read_model_ref(channel) == ref
+    with pytest.raises(StepFailed, match="no model reference"):
+        read_model_ref(tmp_path / "empty")
