@@ -283,7 +283,21 @@ def _truthy(v: Any) -> bool:
 
 
 def notify(ctx: StepContext) -> dict:
+    """The failure notification. Under KFP it is the exit handler and runs after every run, with
+    the final status (`PipelineTaskFinalStatus` JSON) as `--input status=...`: nothing is sent
+    when the state is SUCCEEDED."""
     channels = [c for c in ctx.args.get("channels", "").split(",") if c]
-    status = ctx.inputs.get("status", "")
-    text = f"{ctx.project.name}: the {ctx.args.get('pipeline', '')} pipeline failed" + (f": {status}" if status else "")
-    return {"sent": send_alerts(channels, {"text": text, "pipeline": ctx.args.get("pipeline")}, ctx.log)}
+    pipeline = ctx.args.get("pipeline", "")
+    raw = ctx.inputs.get("status", "")
+    try:
+        status = json.loads(raw) if raw else {}
+    except ValueError:
+        status = {"state": raw}
+    state = status.get("state") if isinstance(status, dict) else None
+    if state == "SUCCEEDED":
+        ctx.log(f"the {pipeline} pipeline succeeded; nothing to notify")
+        return {"sent": []}
+    error = (status.get("error") or {}).get("message") if isinstance(status, dict) else None
+    text = f"{ctx.project.name}: the {pipeline} pipeline failed" + (f" ({state})" if state else "") + \
+        (f": {error}" if error else "")
+    return {"sent": send_alerts(channels, {"text": text, "pipeline": pipeline, "status": status}, ctx.log)}

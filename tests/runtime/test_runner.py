@@ -71,7 +71,7 @@ def mlopsc(project, *args, spec=None, timeout=300):
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.run([sys.executable, "-m", "mlopsc", *args[:1], str(spec or project["spec"]), *args[1:],
                            "--workdir", str(project["work"])], capture_output=True, text=True, timeout=timeout,
-                          env=env, stdin=subprocess.DEVNULL)
+                          env=env, stdin=subprocess.DEVNULL, check=False)
 
 
 def client(project):

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from mlopsc import ir
 from mlopsc.runtime import stepio, sweep
 from mlopsc.runtime.service import next_run
@@ -60,7 +59,7 @@ def test_parameter_outputs_local_sagemaker_and_kfp_forms(tmp_path):
 
 def _step(*argv, env=None, cwd=None):
     return subprocess.run([sys.executable, "-m", "mlopsc", "step", *argv], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=120, check=False)
 
 
 def test_step_exit_codes_and_one_line_errors(tmp_path):
@@ -135,3 +134,44 @@ def test_model_reference_as_file_directory_or_sagemaker_archive(tmp_path):
     assert read_model_ref(channel) == ref
     with pytest.raises(StepFailed, match="no model reference"):
         read_model_ref(tmp_path / "empty")
+
+
+def test_notify_is_quiet_after_a_successful_kfp_run_and_alerts_after_a_failure(tmp_path):
+    ok = '{"state": "SUCCEEDED", "error": {}}'
+    out = _step("notify", "--spec", str(SPEC), "--arg", "channels=email:x@example.com", "--arg", "pipeline=train",
+                "--input", f"status={ok}", cwd=tmp_path)
+    assert out.returncode == 0 and "nothing to notify" in out.stdout and "alert" not in out.stdout
+    failed = '{"state": "FAILED", "error": {"message": "Task train failed."}}'
+    out = _step("notify", "--spec", str(SPEC), "--arg", "channels=email:x@example.com", "--arg", "pipeline=train",
+                "--input", f"status={failed}", cwd=tmp_path)
+    assert out.returncode == 0
+    assert "alert -> email:x@example.com" in out.stdout and "train pipeline failed (FAILED): Task train failed." \
+        in out.stdout
+
+
+def test_webhook_alerts_are_posted(tmp_path):
+    import http.server
+    import threading
+
+    from mlopsc.runtime.monitoring import send_alerts
+
+    got = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sent = send_alerts([f"webhook:http://127.0.0.1:{server.server_port}/hook", "slack:#ml"],
+                           {"text": "drift"}, log=lambda _m: None)
+    finally:
+        server.shutdown()
+    assert got == [{"text": "drift"}]
+    assert sent[0]["delivered"] is True and sent[1] == {"channel": "slack:#ml", "delivered": False, "printed": True}
