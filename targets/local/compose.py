@@ -40,8 +40,11 @@ def compose(project: ir.Project, port: int, dockerfile_text: str) -> dict[str, A
                 "restart": "unless-stopped",
             }
     if project.monitoring:
+        # `mlopsc monitor` reads the new data to check from MLOPSC_MONITOR_DATA (a path in the image
+        # or the mounted work directory), passed through from the host's environment
+        monitor_env = {**environment, "MLOPSC_MONITOR_DATA": "${MLOPSC_MONITOR_DATA:-}"}
         services["monitor"] = {
-            **_mlopsc_service(["monitor", spec, "--schedule", project.monitoring.schedule], environment,
+            **_mlopsc_service(["monitor", spec, "--schedule", project.monitoring.schedule], monitor_env,
                               dockerfile_text),
             "restart": "unless-stopped",
         }
