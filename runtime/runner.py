@@ -306,7 +306,19 @@ class Runner:
             registered = self.values.get(("train", "register", "model_version"))
             if registered is not None:
                 params["model_version"] = str(registered)
+            elif params.get("model_version") in ("", "latest"):
+                params["model_version"] = self.latest_version() or "latest"
         return params
+
+    def latest_version(self) -> str | None:
+        """The newest registered version (what `model_version=latest` deploys), or None."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(f"name='{self.project.registry.model}'")
+        except MlflowException:
+            return None
+        return str(max(int(v.version) for v in found)) if found else None
 
     def resolve_inputs(self, pipeline: ir.Pipeline, step: ir.Step) -> dict[str, tuple[str, str]]:
         out: dict[str, tuple[str, str]] = {}

@@ -175,3 +175,58 @@ def test_webhook_alerts_are_posted(tmp_path):
         server.shutdown()
     assert got == [{"text": "drift"}]
     assert sent[0]["delivered"] is True and sent[1] == {"channel": "slack:#ml", "delivered": False, "printed": True}
+
+
+def _ctx(spec, root, args=None, inputs=None):
+    from mlopsc.api import load_project
+    from mlopsc.runtime.steps import StepContext
+
+    return StepContext(project=load_project(str(spec)), spec_dir=Path(spec).parent, args=dict(args or {}),
+                       inputs=dict(inputs or {}), outputs={"report": str(root / "report"),
+                                                           "violated": str(root / "violated")},
+                       workdir=root, log=lambda _m: None)
+
+
+def test_monitor_infra_reads_the_running_servers_metrics(tmp_path):
+    from mlopsc.runtime import localserve
+    from mlopsc.runtime.httpbase import Upstream
+    from mlopsc.runtime.serving import ModelServer
+    from mlopsc.runtime.steps import run_step
+
+    def flaky(rows):
+        if rows[0] % 10 == 0:
+            raise RuntimeError("bug")
+        return rows
+
+    with ModelServer(flaky, name="m", version="3") as server:
+        localserve.write_state(tmp_path, "production", {"environment": "production", "endpoint": server.url,
+                                                        "processes": [{"role": "champion", "pid": os.getpid(),
+                                                                       "url": server.url, "version": "3"}]})
+        client = Upstream()
+        for i in range(50):
+            client.post_json(server.url + "/predict", {"instances": [i]})
+        ctx = _ctx(SPEC, tmp_path, {"max_error_rate": "0.02", "max_p99_latency_ms": "250"})
+        assert run_step("monitor_infra", ctx) == {"violated": True}
+    report = json.loads((tmp_path / "report").read_text())
+    assert report["servers"][0]["requests"] == 50 and report["servers"][0]["errors"] == 5
+    assert any("error rate 0.1000" in c["message"] and not c["passed"] for c in report["checks"])
+    assert json.loads((tmp_path / "violated").read_text()) is True
+
+
+def test_llm_quality_and_eval_suite_score_what_they_are_given(tmp_path):
+    from mlopsc.runtime.steps import StepFailed, run_step
+
+    spec = ROOT / "specs" / "support-assistant.yaml"
+    logs = tmp_path / "interactions.jsonl"
+    logs.write_text("\n".join(json.dumps({"hallucination": i < 1, "refusal": False, "tool_call_success": True})
+                              for i in range(100)) + "\n")
+    assert run_step("llm_quality", _ctx(spec, tmp_path, {"data": str(logs)})) == {"violated": False}
+    logs.write_text("\n".join(json.dumps({"hallucination": i < 5, "refusal": False, "tool_call_success": i > 10})
+                              for i in range(100)) + "\n")
+    assert run_step("llm_quality", _ctx(spec, tmp_path, {"data": str(logs)})) == {"violated": True}
+    messages = [c["message"] for c in json.loads((tmp_path / "report").read_text())["checks"] if not c["passed"]]
+    assert messages == ["hallucination rate 0.0500 (max 0.02)", "tool_call_success rate 0.8900 (min 0.95)"]
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps({"input": "q", "expected": "{}", "output": "{}"}) + "\n")
+    with pytest.raises(StepFailed, match="llm_judge need a judge model: set MLOPSC_JUDGE_ENDPOINT"):
+        run_step("eval_suite", _ctx(spec, tmp_path, {"data": str(cases)}))
