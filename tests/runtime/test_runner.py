@@ -266,3 +266,23 @@ def test_resume_then_a_failing_canary_rolls_back_to_the_champion(project):
     assert str(c.get_model_version_by_alias("churn-local", "production").version) == "1"
     assert c.get_model_version("churn-local", "2").tags["mlopsc.rollout.production"] == "rolled_back"
     assert no_servers_left(project)
+
+
+def test_a_healthy_challenger_is_promoted_through_the_canary_steps(project):
+    train_py = project["root"] / "churn_local" / "train.py"
+    train_py.write_text(train_py.read_text().split("\n\n# --- test: a challenger with a bug")[0])
+    spec = variant(project, "better.yaml", "epochs: 8,", "epochs: 10,")
+    out = mlopsc(project, "run", "--approve", spec=spec)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "challenger at 10% of traffic" in out.stdout and "challenger at 100% of traffic" in out.stdout
+    assert "promoted version 3" in out.stdout
+    record = json.loads((project["work"] / ".mlopsc" / "deployments" / "production.json").read_text())
+    assert record["state"] == "promoted" and record["version"] == "3" and record["previous"] == "1"
+    events = [e["event"] for e in record["router"]["rollout"]["history"]]
+    assert events == ["start", "passed", "start", "passed", "start", "passed", "promote"]
+    c = client(project)
+    assert str(c.get_model_version_by_alias("churn-local", "production").version) == "3"
+    assert str(c.get_model_version_by_alias("churn-local", "previous-production").version) == "1"
+    answer = json.loads(out.stdout.split("  HTTP 200 ", 1)[1].splitlines()[0])
+    assert answer["version"] == "3"
+    assert no_servers_left(project)
