@@ -112,6 +112,21 @@ def approve(ctx: StepContext) -> dict:
 
 def deploy(ctx: StepContext) -> dict:
     """The `deploy` (direct) and `rollout` actions."""
+    started: list[dict] = []
+    try:
+        return _deploy(ctx, started)
+    except BaseException:
+        # servers this step started but never recorded (it failed or was interrupted between
+        # starting them and writing the environment's state) are stopped, not left behind
+        recorded = {p.get("pid") for env in localserve.environments(ctx.root)
+                    for p in (localserve.read_state(ctx.root, env) or {}).get("processes", [])}
+        for p in started:
+            if p["pid"] not in recorded:
+                localserve.stop(p["pid"])
+        raise
+
+
+def _deploy(ctx: StepContext, started: list[dict]) -> dict:
     if _target() != "local":
         raise StepFailed(f"the {_target()} target deploys with its own mechanism (see the compiled bundle); "
                          "`mlopsc step deploy` runs only on a local run")
@@ -132,7 +147,13 @@ def deploy(ctx: StepContext) -> dict:
     def server(v: str, role: str) -> dict:
         info = localserve.start("model", ["--model-uri", f"models:/{model}/{v}", "--version", v, *common], root,
                                 f"{env.name}-{role}-v{v}")
+        started.append(info)
         return {"role": role, "version": v, **info}
+
+    def router_process(args: list[str]) -> dict:
+        info = localserve.start("router", args, root, f"{env.name}-router")
+        started.append(info)
+        return {"role": "router", **info}
 
     def running(role: str, v: str | None) -> dict | None:
         for p in (state or {}).get("processes", []):
@@ -157,8 +178,8 @@ def deploy(ctx: StepContext) -> dict:
         processes = [new]
         endpoint = new["url"]
         if strategy.type != "direct":
-            router = localserve.start("router", ["--champion", new["url"]], root, f"{env.name}-router")
-            processes.insert(0, {"role": "router", **router})
+            router = router_process(["--champion", new["url"]])
+            processes.insert(0, router)
             endpoint = router["url"]
         tracker.set_alias(model, env.name, version)
         if champion is not None and str(champion.version) != version:
@@ -178,9 +199,8 @@ def deploy(ctx: StepContext) -> dict:
             "split": strategy.split, "window": int(ctx.args["window"]) if ctx.args.get("window") else None,
             "max_error_rate": rules.max_error_rate if rules else None,
             "max_p99_latency_ms": rules.max_p99_latency_ms if rules else None}
-    router = localserve.start("router", ["--champion", champ["url"], "--challenger", challenger["url"],
-                                         "--rollout", json.dumps(spec)], root, f"{env.name}-router")
-    router = {"role": "router", **router}
+    router = router_process(["--champion", champ["url"], "--challenger", challenger["url"],
+                             "--rollout", json.dumps(spec)])
     processes = [router, champ, challenger]
     localserve.write_state(root, env.name, {"environment": env.name, "endpoint": router["url"],
                                             "version": champion_version, "rolling_out": version,

@@ -99,16 +99,21 @@ def start(kind: str, args: list[str], root: Path, name: str, timeout: float = 18
             env={**os.environ, **(env or {})},
         )
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if ready.exists():
-            url = ready.read_text(encoding="utf-8").strip()
-            if url:
-                ready.unlink(missing_ok=True)
-                return {"pid": proc.pid, "url": url, "log": str(log_path)}
-        if proc.poll() is not None:
-            tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise RuntimeError(f"{name} server exited with code {proc.returncode} before listening:\n{tail}")
-        time.sleep(0.05)
+    try:
+        while time.monotonic() < deadline:
+            if ready.exists():
+                url = ready.read_text(encoding="utf-8").strip()
+                if url:
+                    ready.unlink(missing_ok=True)
+                    return {"pid": proc.pid, "url": url, "log": str(log_path)}
+            if proc.poll() is not None:
+                tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+                raise RuntimeError(f"{name} server exited with code {proc.returncode} before listening:\n{tail}")
+            time.sleep(0.05)
+    except BaseException:  # interrupted while waiting: do not leave a server nobody knows about
+        proc.kill()
+        proc.wait()
+        raise
     proc.kill()
     raise RuntimeError(f"{name} server did not start within {timeout:.0f} s (log: {log_path})")
 

@@ -587,6 +587,16 @@ def _write_json(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
+def terminate_as_interrupt() -> None:
+    """SIGTERM (docker stop, a supervisor) stops like Ctrl-C: the running step is interrupted and
+    nothing half written is kept."""
+    def handler(*_a: Any) -> None:
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, handler)
+
+
 def run(opts: RunOptions) -> int:
     from mlopsc.api import load_project
     from mlopsc.diagnostics import SpecError, render
@@ -596,4 +606,5 @@ def run(opts: RunOptions) -> int:
     except SpecError as e:
         opts.err(render(e.diagnostics, "text").rstrip())
         return 1
+    terminate_as_interrupt()
     return Runner(project, opts).run()

@@ -59,6 +59,9 @@ def execute(action: str, spec: str, args: list[str], inputs: list[str], outputs:
     step_kinds = dict(kinds or {})
     if not step_kinds:
         step_kinds = _port_kinds(project, action, set(output_map))
+    from mlopsc.runtime.runner import terminate_as_interrupt
+
+    terminate_as_interrupt()
     plan = stepio.OutputPlan(output_map, step_kinds, executor_output)
     workdir = Path(os.environ.get("MLOPSC_WORKDIR") or os.getcwd())
     ctx = StepContext(project=project, spec_dir=Path(spec).resolve().parent, args=arg_map, inputs=input_map,
