@@ -95,7 +95,9 @@ def approve(ctx: StepContext) -> dict:
     if os.environ.get("MLOPSC_APPROVE", "").lower() in ("1", "true", "yes"):
         how = os.environ.get("MLOPSC_APPROVER") or "mlopsc run --approve"
     elif sys.stdin is not None and sys.stdin.isatty():
-        answer = input(f"Approve version {version} of {model} for {env}? [y/N] ").strip().lower()
+        # the prompt ends its line: under `mlopsc run` this process's output is read line by line
+        print(f"Approve version {version} of {model} for {env}? [y/N]", flush=True)
+        answer = input().strip().lower()
         if answer not in ("y", "yes"):
             raise StepFailed(f"version {version} of {model} was not approved for {env}")
         how = os.environ.get("USER") or "interactive prompt"
