@@ -46,7 +46,8 @@ def step_command(action, spec, args, inputs, outputs, executor_output) -> None:
 @click.option("--until", metavar="STEP", help="stop after this step")
 @click.option("--approve", is_flag=True, help="approve the new version for environments that require approval")
 @click.option("--resume", is_flag=True, help="continue a failed run at the step that failed")
-@click.option("--tracking-uri", help="MLflow tracking server (default: SQLite under WORKDIR/.mlopsc/)")
+@click.option("--tracking-uri", help="MLflow tracking server (default: the spec's tracking.uri, MLFLOW_TRACKING_URI, "
+              "else SQLite under WORKDIR/.mlopsc/)")
 @click.option("--workdir", type=click.Path(file_okay=False), help="where .mlopsc/ lives (default: current directory)")
 @click.option("--serve", is_flag=True, help="keep the model servers running after the run, until Ctrl-C")
 def run_command(spec, pipeline, until, approve, resume, tracking_uri, workdir, serve) -> None:

@@ -16,8 +16,9 @@ with the output paths of `targets/local/paths.py` under the work directory. The 
 - **serving**: after a deploy, the production endpoint is printed and sent one prediction;
   servers the run started are stopped at the end unless `serve=True`.
 
-The embedded MLflow store is `sqlite:///<workdir>/.mlopsc/mlflow.db` unless a tracking URI is
-given (`--tracking-uri`, else the spec's `tracking.uri` when it resolves).
+The tracking URI is `--tracking-uri`, else the spec's `tracking.uri` when it resolves, else
+`MLFLOW_TRACKING_URI` (docker-compose sets it to its MLflow service), else the embedded store
+`sqlite:///<workdir>/.mlopsc/mlflow.db`.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class Runner:
         self.state = self.workdir / STATE
         self.state.mkdir(parents=True, exist_ok=True)
         self.tracking_uri = opts.tracking_uri or _spec_tracking_uri(project) or \
-            "sqlite:///" + str(self.state / "mlflow.db")
+            os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///" + str(self.state / "mlflow.db")
         self.hasher = cachekey.Hasher(self.state / "cache" / "files.json")
         self.results: list[StepResult] = []
         self.values: dict[tuple[str, str, str], Any] = {}  # (pipeline, step, output) -> parameter value
