@@ -42,8 +42,8 @@ def serve(spec: str, environment: str, *, host: str = "127.0.0.1", port: int = 8
     from mlopsc.runtime.tracking import Tracker
 
     root = Path(workdir or os.getcwd()).resolve()
-    tracker = Tracker(root, project.tracking.experiment, tracking_uri=tracking_uri or
-                      os.environ.get("MLFLOW_TRACKING_URI") or _spec_tracking_uri(project))
+    tracker = Tracker(root, project.tracking.experiment, tracking_uri=tracking_uri or _spec_tracking_uri(project)
+                      or os.environ.get("MLFLOW_TRACKING_URI"))
     model = project.registry.model
     version = tracker.version_for_alias(model, environment)
     if version is None:

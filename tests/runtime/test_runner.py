@@ -231,6 +231,7 @@ def test_drift_trips_on_shifted_data_and_not_on_unshifted(project):
     same = mlopsc(project, "monitor", "--data", str(data / "current.parquet"))
     assert same.returncode == 0, same.stdout + same.stderr
     assert "no violations" in same.stdout
+    assert "ok       auc 0.9" in same.stdout and "at or above the minimum 0.8" in same.stdout  # fresh labels
     shifted = mlopsc(project, "monitor", "--data", str(data / "shifted.parquet"))
     assert shifted.returncode == 1, shifted.stdout + shifted.stderr
     assert "DRIFT tenure_months" in shifted.stdout and "monitoring violations: detect-drift" in shifted.stderr
