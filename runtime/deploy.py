@@ -130,8 +130,9 @@ def deploy(ctx: StepContext) -> dict:
 
 def _deploy(ctx: StepContext, started: list[dict]) -> dict:
     if _target() != "local":
-        raise StepFailed(f"the {_target()} target deploys with its own mechanism (see the compiled bundle); "
-                         "`mlopsc step deploy` runs only on a local run")
+        raise StepFailed(f"deploying on the {_target()} target (KServe canaryTrafficPercent, Vertex endpoint "
+                         "traffic split, SageMaker deployment config) is not implemented in the mlopsc runtime "
+                         "yet: only a local run deploys")
     env = _environment(ctx)
     tracker = _tracker(ctx)
     model = _model(ctx)

@@ -61,6 +61,9 @@ def execute(action: str, spec: str, args: list[str], inputs: list[str], outputs:
         step_kinds = _port_kinds(project, action, set(output_map))
     from mlopsc.runtime.runner import terminate_as_interrupt
 
+    if executor_output and not os.environ.get("MLOPSC_TARGET"):
+        os.environ["MLOPSC_TARGET"] = "kubeflow"  # KFP (Kubeflow, Vertex) passes --executor-output
+
     terminate_as_interrupt()
     plan = stepio.OutputPlan(output_map, step_kinds, executor_output)
     workdir = Path(os.environ.get("MLOPSC_WORKDIR") or os.getcwd())
