@@ -9,6 +9,7 @@ import yaml
 from kfp_cases import ROOT, SPECS
 from mlopsc import api
 from mlopsc.targets.kfp_ir import build
+from reference_files import reference
 
 
 def load(spec):
@@ -30,7 +31,7 @@ def compiled(projects):
     return {(s, p.name): build(p, projects[s]) for s in SPECS for p in projects[s].pipelines}
 
 
-CRD = "/work/shared/reference/kserve-inferenceservice.crd.yaml"
+CRD = reference("kserve-inferenceservice.crd.yaml")
 
 
 @pytest.fixture(scope="session")

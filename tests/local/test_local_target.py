@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from mlopsc import api, targets
+from reference_files import reference_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-REFERENCE = os.path.join(os.path.dirname(ROOT), "shared", "reference")
+REFERENCE = reference_dir()
 SPECS = ["churn.yaml", "support-assistant.yaml"]
 
 

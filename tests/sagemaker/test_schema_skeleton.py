@@ -18,8 +18,9 @@ import json
 import jsonschema
 import pytest
 from sm_helpers import all_steps, definitions
+from reference_files import reference
 
-SCHEMA = "/work/shared/reference/sagemaker-pipeline-definition.schema.json"
+SCHEMA = reference("sagemaker-pipeline-definition.schema.json")
 
 
 def patched_schema():
