@@ -76,6 +76,10 @@ def traffic_instances(ctx: StepContext, limit: int = 500) -> list[dict]:
 
 
 def approve(ctx: StepContext) -> dict:
+    if _target() == "sagemaker":  # the SageMaker model registry's ModelApprovalStatus
+        from mlopsc.runtime import cloud_sagemaker
+
+        return cloud_sagemaker.approve(ctx, _model(ctx), ctx.args.get("environment", "production"))
     tracker = _tracker(ctx)
     model, env = _model(ctx), ctx.args.get("environment", "production")
     version = resolve_version(tracker, model, ctx.inputs.get("model_version"))
@@ -114,6 +118,10 @@ def approve(ctx: StepContext) -> dict:
 
 def deploy(ctx: StepContext) -> dict:
     """The `deploy` (direct) and `rollout` actions."""
+    if _target() == "sagemaker":  # the compiled CloudFormation stack (see `cloud_sagemaker`)
+        from mlopsc.runtime import cloud_sagemaker
+
+        return cloud_sagemaker.deploy(ctx, _environment(ctx), _model(ctx))
     started: list[dict] = []
     try:
         return _deploy(ctx, started)
@@ -131,8 +139,8 @@ def deploy(ctx: StepContext) -> dict:
 def _deploy(ctx: StepContext, started: list[dict]) -> dict:
     if _target() != "local":
         raise StepFailed(f"deploying on the {_target()} target (KServe canaryTrafficPercent, Vertex endpoint "
-                         "traffic split, SageMaker deployment config) is not implemented in the mlopsc runtime "
-                         "yet: only a local run deploys")
+                         "traffic split) is not implemented in the mlopsc runtime yet: only a local run and "
+                         "SageMaker deploy")
     env = _environment(ctx)
     tracker = _tracker(ctx)
     model = _model(ctx)
