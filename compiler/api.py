@@ -30,7 +30,7 @@ def check(path: str) -> Document:
     return doc
 
 
-def load_project(path: str) -> "ir.Project":
+def load_project(path: str) -> ir.Project:
     """Check and normalize one spec into the IR."""
     from .normalize import normalize  # the IR's dataclasses cost ~50 ms to create; validate skips them
 

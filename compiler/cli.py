@@ -101,7 +101,13 @@ def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str)
 
 def _register_commands() -> None:
     from .commands_review import init_command, plan_command
-    from .commands_runtime import monitor_command, run_command, serve_command, step_command
+    from .commands_runtime import (
+        monitor_command,
+        run_command,
+        serve_command,
+        step_command,
+        train_entry_command,
+    )
     from .commands_submit import submit_command
 
     cli.add_command(plan_command)
@@ -111,6 +117,7 @@ def _register_commands() -> None:
     cli.add_command(run_command)
     cli.add_command(serve_command)
     cli.add_command(monitor_command)
+    cli.add_command(train_entry_command)
 
 
 _register_commands()

@@ -40,6 +40,13 @@ def step_command(action, spec, args, inputs, outputs, executor_output) -> None:
     sys.exit(stepmain.execute(action, spec, list(args), list(inputs), list(outputs), executor_output))
 
 
+@click.command("train", hidden=True)
+def train_entry_command() -> None:
+    """SageMaker starts training images as `IMAGE train`; with `ENTRYPOINT ["mlopsc"]` that is
+    `mlopsc train`, which runs the step whose argv is in MLOPSC_STEP_ARGV (tuning jobs)."""
+    step_command.main([], prog_name="mlopsc step", standalone_mode=True)
+
+
 @click.command("run")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--pipeline", type=click.Choice(["train", "deploy", "all"]), default="all", show_default=True)

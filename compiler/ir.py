@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+
 def thaw(value: Any) -> Any:
     """Turn frozen IR values back into plain dicts and lists for emitters."""
     if isinstance(value, FrozenDict):

@@ -286,4 +286,4 @@ def monitor_pipeline(project: ir.Project) -> Pipeline | None:
 
 
 # Constant is re-exported for targets that bind literal inputs.
-__all__ = ["build_pipelines", "step_command", "Constant"]
+__all__ = ["Constant", "build_pipelines", "step_command"]

@@ -24,7 +24,7 @@ _CREDENTIALS = (
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), "a GitHub token"),
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
 )
-_SECRET_KEY_NAMES = re.compile(r"(password|passwd|secret|token|api_key|apikey|access_key)$", re.I)
+_SECRET_KEY_NAMES = re.compile(r"(password|passwd|secret|token|api_key|apikey|access_key)$", re.IGNORECASE)
 _REF = re.compile(r"^\$\{(secret|env):[A-Za-z_][A-Za-z0-9_./-]*\}$")
 
 _DURATION_KEYS = {"ttl", "max_wait", "max_runtime", "interval", "duration"}

@@ -62,7 +62,7 @@ def size_bytes(value: str | int) -> int:
     return result
 
 
-def cpu_cores(value: str | int | float) -> float:
+def cpu_cores(value: str | float) -> float:
     """`4` -> 4.0, `500m` -> 0.5."""
     if isinstance(value, bool):
         raise ValueError("cpu must be a number of cores or millicores like 500m")

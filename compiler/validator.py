@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 ANNOTATIONS = {"description", "default", "examples", "$comment", "title", "$schema", "$id", "$defs", "format",
@@ -180,7 +180,7 @@ def _const(v: Validator, inst, value, schema, path):
         yield v._err(f"{value!r} was expected", "const", value, inst, schema, path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _regex(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 

@@ -11,7 +11,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from regen_golden import compile_for_golden, golden_specs  # noqa: E402
+from regen_golden import compile_for_golden, golden_specs
 
 
 def _read_tree(path):

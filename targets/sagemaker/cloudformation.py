@@ -197,4 +197,4 @@ def deploy_template(project: ir.Project, env: ir.Environment, s: Settings) -> di
     }
 
 
-__all__ = ["deploy_template", "rollback_alarms", "resource_name"]
+__all__ = ["deploy_template", "resource_name", "rollback_alarms"]

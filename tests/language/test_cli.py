@@ -5,7 +5,6 @@ import os
 
 import pytest
 from click.testing import CliRunner
-
 from mlopsc import api, bundle
 from mlopsc.cli import cli
 

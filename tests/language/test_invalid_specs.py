@@ -9,7 +9,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from regen_golden import diagnostics_for_invalid, invalid_specs  # noqa: E402
+from regen_golden import diagnostics_for_invalid, invalid_specs
 
 
 @pytest.mark.parametrize("spec", invalid_specs())

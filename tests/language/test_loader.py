@@ -1,7 +1,6 @@
 """Strict loading: duplicates, YAML 1.2 scalars, bombs, size, encoding, source map."""
 
 import pytest
-
 from mlopsc.diagnostics import SpecError
 from mlopsc.loader import MAX_BYTES, load_bytes, load_file
 

@@ -10,7 +10,6 @@ import os
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from mlopsc import api, targets
 from mlopsc.diagnostics import SpecError
 

@@ -4,8 +4,7 @@ import dataclasses
 import os
 
 import pytest
-
-from mlopsc import api, ir, normalize
+from mlopsc import api, ir
 from mlopsc.schema import schema
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -2,7 +2,6 @@
 
 import pytest
 from click.testing import CliRunner
-
 from mlopsc import targets
 from mlopsc.cli import cli
 from mlopsc.targets.base import PARTS

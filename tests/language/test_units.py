@@ -1,5 +1,4 @@
 import pytest
-
 from mlopsc.units import cpu_cores, cron, duration_seconds, size_bytes
 
 

@@ -2,10 +2,9 @@
 
 from hypothesis import HealthCheck, given, settings
 from jsonschema import Draft202012Validator
-from test_mutations import BASES, mutants
-
 from mlopsc.schema import schema
 from mlopsc.validator import Validator, make_validator, unsupported_keywords
+from test_mutations import BASES, mutants
 
 
 def _signature(errors):

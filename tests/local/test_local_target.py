@@ -10,7 +10,6 @@ import sys
 import jsonschema
 import pytest
 import yaml
-
 from mlopsc import api, targets
 from reference_files import reference_dir
 

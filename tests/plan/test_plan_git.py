@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from plan_fixtures import fixture_text
 from mlopsc.commands_review import plan_command
+from plan_fixtures import fixture_text
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent"}

@@ -8,8 +8,8 @@ happened, its consequence, and its line (in the working spec, or in the base for
 from __future__ import annotations
 
 import pytest
-from plan_fixtures import fixture_text
 from mlopsc.plan import build_plan
+from plan_fixtures import fixture_text
 
 RETRAIN = "retrain, re-evaluate"
 FULL = "revalidate, retrain, re-evaluate"

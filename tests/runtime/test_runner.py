@@ -16,10 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("mlflow")
-pytest.importorskip("torch")
-
 from mlflow import MlflowClient
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -238,3 +238,19 @@ def test_deploy_outside_a_local_run_says_it_is_not_implemented(tmp_path):
                 cwd=tmp_path)
     assert out.returncode == 1 and "deploying on the kubeflow target" in out.stderr
     assert "not implemented in the mlopsc runtime yet" in out.stderr and not (tmp_path / "endpoint").exists()
+
+
+def test_sagemaker_training_image_entry_runs_the_step_from_env(tmp_path):
+    """SageMaker starts a training image as `IMAGE train` -> `mlopsc train` -> MLOPSC_STEP_ARGV."""
+    import json
+    import subprocess
+    import sys
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    argv = ["mlopsc", "step", "fail", "--spec", str(root / "specs" / "churn.yaml"), "--arg", "message=gate: auc low"]
+    env = dict(__import__("os").environ, MLOPSC_STEP_ARGV=json.dumps(argv))
+    proc = subprocess.run([sys.executable, "-m", "mlopsc", "train"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and "gate: auc low" in proc.stderr and "Traceback" not in proc.stderr
+    env.pop("MLOPSC_STEP_ARGV")
+    proc = subprocess.run([sys.executable, "-m", "mlopsc", "train"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 2 and "MLOPSC_STEP_ARGV" in proc.stderr

@@ -7,10 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("mlflow")
-pytest.importorskip("torch")
-
 from mlflow import MlflowClient
 from mlopsc import ir
 from mlopsc.api import load_project

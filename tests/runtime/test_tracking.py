@@ -3,10 +3,6 @@ import subprocess
 import urllib.request
 
 import pytest
-
-pytest.importorskip("mlflow")
-pytest.importorskip("torch")
-
 from mlflow import MlflowClient
 from mlopsc.runtime import tracking
 from mlopsc.runtime.example_churn import data

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from sm_botocore import check_request, check_step
 from sm_helpers import all_steps, definitions
 

@@ -7,7 +7,8 @@ from sm_helpers import templates
 
 
 def lint(text):
-    from cfnlint.api import ManualArgs, lint as cfn_lint
+    from cfnlint.api import ManualArgs
+    from cfnlint.api import lint as cfn_lint
 
     return cfn_lint(text, config=ManualArgs(regions=["us-east-1"]))
 

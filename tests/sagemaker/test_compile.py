@@ -5,9 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from sm_helpers import ROOT, compile_spec
-
 from mlopsc import api, targets
+from sm_helpers import ROOT
 
 SCRIPT = """
 import hashlib, sys

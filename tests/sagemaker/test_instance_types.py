@@ -2,7 +2,6 @@
 
 import botocore.session
 import pytest
-
 from mlopsc import ir
 from mlopsc.targets.sagemaker import instance_types as it
 

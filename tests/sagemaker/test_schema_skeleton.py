@@ -17,8 +17,8 @@ import json
 
 import jsonschema
 import pytest
-from sm_helpers import all_steps, definitions
 from reference_files import reference
+from sm_helpers import all_steps, definitions
 
 SCHEMA = reference("sagemaker-pipeline-definition.schema.json")
 

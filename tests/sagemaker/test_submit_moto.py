@@ -30,7 +30,6 @@ def moto_url(monkeypatch):
 
 def test_create_then_update_reads_back_unchanged(moto_url):
     import boto3
-
     from mlopsc.targets.sagemaker.submit import submit
 
     project, files, _ = compile_spec("churn.yaml")
@@ -74,7 +73,6 @@ def test_cli_submit_creates_then_updates(moto_url, tmp_path, monkeypatch):
     import sys
 
     import boto3
-
     from mlopsc import api
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

