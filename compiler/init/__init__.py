@@ -1,6 +1,6 @@
 """`mlopsc init`: scaffold a spec, a GitHub Actions workflow and a pre-commit config.
 
-Templates are package data under `templates/`, rendered with jinja2. The rendered spec is
+Templates are package data under `template-files/` (not an identifier, so setuptools does not take its folders for packages), rendered with jinja2. The rendered spec is
 validated by mlopsc itself before anything is written; existing files are never overwritten
 without `force`, and nothing is written when any file would be refused.
 """
@@ -45,7 +45,7 @@ def _env():
     import jinja2
 
     loader = jinja2.FunctionLoader(
-        lambda name: resources.files("mlopsc.init").joinpath("templates", *name.split("/")).read_text("utf-8"))
+        lambda name: resources.files("mlopsc.init").joinpath("template-files", *name.split("/")).read_text("utf-8"))
     return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                               autoescape=False)
 
