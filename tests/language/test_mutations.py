@@ -5,6 +5,7 @@ and insert an unknown key, anywhere in the tree. Each mutant either validates (a
 normalizes and compiles for every target) or fails with located diagnostics.
 """
 
+import json
 import os
 
 import yaml
@@ -91,3 +92,44 @@ def test_mutation_strategy_reaches_both_outcomes():
     # Guard against a vacuous property: the unmodified examples are valid and compile.
     for example in EXAMPLES:
         api.load_project(example)
+
+
+OPTIONAL_SECTIONS = ["description", "owner", "labels", "image", "features", "tracking", "evals", "registry",
+                     "deployment", "monitoring", "triggers", "cost", "llm", "targets"]
+
+
+@st.composite
+def trimmed_specs(draw):
+    """Valid-leaning variants: whole optional sections and second-level keys removed."""
+    import copy
+
+    tree = copy.deepcopy(draw(st.sampled_from(BASES)))
+    for section in draw(st.sets(st.sampled_from(OPTIONAL_SECTIONS), max_size=5)):
+        tree.pop(section, None)
+    for _ in range(draw(st.integers(0, 3))):
+        sections = [k for k, v in tree.items() if isinstance(v, dict) and v]
+        if not sections:
+            break
+        section = draw(st.sampled_from(sorted(sections)))
+        tree[section].pop(draw(st.sampled_from(sorted(tree[section]))))
+    return tree
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trimmed_specs())
+def test_trimmed_specs_validate_or_fail_located_and_compile_everywhere(tmp_path_factory, tree):
+    path = tmp_path_factory.mktemp("t") / "trimmed.yaml"
+    path.write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
+    try:
+        project = api.load_project(str(path))
+    except SpecError as exc:
+        assert all(d.line >= 1 and d.col >= 1 and d.code.startswith("E") for d in exc.diagnostics)
+        return
+    for name in targets.names():
+        files, diagnostics = targets.get(name).compile(project)
+        assert files or any(d.severity == "error" for d in diagnostics), name
+        for f in files:  # every compiled file parses as what its name says
+            if f.path.endswith((".yaml", ".yml")):
+                list(yaml.safe_load_all(f.content))
+            elif f.path.endswith(".json"):
+                json.loads(f.content)
