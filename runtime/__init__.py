@@ -25,5 +25,5 @@ module imports what it needs (pandas, numpy, scipy, torch, mlflow) itself:
 - `service`: `mlopsc serve` and `mlopsc monitor` (with a cron schedule).
 - `lineage`: git commit, content hashes and lineage tags without importing MLflow.
 - `httpbase`: the shared stdlib HTTP service and keep-alive client.
-- `example_churn`: the bundled example's data generator, feature transform and training.
+- `datafiles`: read and write data files (parquet, csv, jsonl, json) by format.
 """

@@ -31,7 +31,7 @@ def _finish(ctx: StepContext, report: dict) -> dict:
 
 
 def _current_data(ctx: StepContext, fallback: str | None = None):
-    from mlopsc.runtime.example_churn.data import read
+    from mlopsc.runtime.datafiles import read
 
     ref = ctx.args.get("data") or ctx.inputs.get("current")
     if ref:

@@ -93,7 +93,7 @@ def resolve_uri(uri: str, spec_dir: Path) -> Path:
 
 
 def read_dataset(ds: ir.Dataset, spec_dir: Path):
-    from mlopsc.runtime.example_churn.data import read
+    from mlopsc.runtime.datafiles import read
 
     path = resolve_uri(ds.uri, spec_dir)
     if not path.exists():
@@ -484,7 +484,7 @@ def fail(ctx: StepContext) -> dict:
 
 def drift(ctx: StepContext) -> dict:
     from mlopsc.runtime import drift as dr
-    from mlopsc.runtime.example_churn.data import read
+    from mlopsc.runtime.datafiles import read
 
     project, m = ctx.project, ctx.project.monitoring
     if m is None or m.drift is None or project.data is None:

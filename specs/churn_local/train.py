@@ -3,6 +3,8 @@
 mlopsc calls `train(data, hyperparameters, *, label, validation, seed, stratify)` inside an
 MLflow run and logs what it returns: a model with `predict(DataFrame)` (churn probabilities
 from raw customer columns) and a flat dict of float metrics (`val_auc` is the sweep objective).
+
+torch is imported inside the functions that use it, so importing this file stays quick.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ import time
 
 import numpy as np
 import pandas as pd
-import torch
 from features import TENURE_BUCKETS, customer_activity
-from torch import nn
 
 NUMERIC = ("tenure_months", "monthly_spend", "orders_30d", "avg_order_value_30d")
 LOG_SCALED = ("monthly_spend", "avg_order_value_30d")
@@ -21,9 +21,9 @@ CATEGORIES = {"plan": ("basic", "pro", "enterprise"), "tenure_bucket": TENURE_BU
 
 
 class ChurnModel:
-    """The network plus its input encoding."""
+    """The network (a torch module) plus its input encoding."""
 
-    def __init__(self, net: nn.Module, mean: np.ndarray, std: np.ndarray):
+    def __init__(self, net, mean: np.ndarray, std: np.ndarray):
         self.net = net.eval()
         self.mean = mean
         self.std = std
@@ -41,11 +41,16 @@ class ChurnModel:
             cols.extend((s == v).to_numpy(dtype="float64") for v in values)
         return np.column_stack(cols)
 
-    def encode(self, df: pd.DataFrame) -> torch.Tensor:
+    def encode(self, df: pd.DataFrame):
+        """The network's input: normalized features as a float32 tensor."""
+        import torch
+
         x = (self.raw_features(df) - self.mean) / self.std
         return torch.from_numpy(np.nan_to_num(x, nan=0.0).astype(np.float32))
 
     def predict(self, df) -> np.ndarray:
+        import torch
+
         if not isinstance(df, pd.DataFrame):
             df = pd.DataFrame.from_records(list(df))
         if len(df) == 0:
@@ -74,6 +79,9 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
 
 def train(data: pd.DataFrame, hyperparameters: dict, *, label: str = "churned", validation: float = 0.2,
           seed: int = 42, stratify: str | None = None):
+    import torch
+    from torch import nn
+
     hp = {"lr": 0.005, "epochs": 8, "hidden": [32, 16], "batch_size": 512, **hyperparameters}
     train_df, val_df = _split(data, label, validation, seed, stratify)
     torch.set_num_threads(1)  # a model this small trains faster on one thread

@@ -30,6 +30,9 @@ def project(tmp_path, monkeypatch):
     subprocess.run([sys.executable, str(tmp_path / "specs" / "churn_local" / "make_data.py")], check=True,
                    capture_output=True)
     monkeypatch.chdir(tmp_path)  # the steps get `--spec specs/churn-local.yaml`, as in a container's workdir
+    # the steps' MLflow store is the default one under the workdir: an in-process test's Tracker
+    # (mlflow.set_tracking_uri) leaves MLFLOW_TRACKING_URI set, and the step processes inherit it
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     bin_dir = os.path.dirname(sys.executable)  # the real `mlopsc` console script of this environment
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return tmp_path

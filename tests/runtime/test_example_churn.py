@@ -3,10 +3,9 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+from churn_example_code import customer_activity, make_data, train
 from mlopsc import ir
-from mlopsc.runtime import datacheck, drift
-from mlopsc.runtime.example_churn import data
-from mlopsc.runtime.example_churn.features import customer_activity
+from mlopsc.runtime import datacheck, datafiles, drift
 from mlopsc.runtime.metrics import classification_metrics, roc_auc
 
 SCHEMA = (
@@ -24,14 +23,14 @@ def sha(path):
 
 
 def test_generation_is_deterministic_and_valid(tmp_path):
-    a, b = data.generate(3000, seed=7), data.generate(3000, seed=7)
+    a, b = make_data.generate(3000, seed=7), make_data.generate(3000, seed=7)
     pd.testing.assert_frame_equal(a, b)
-    assert not a.equals(data.generate(3000, seed=8))
+    assert not a.equals(make_data.generate(3000, seed=8))
     for ext in ("parquet", "csv"):
-        p1 = data.write(a, tmp_path / f"one.{ext}")
-        p2 = data.write(b, tmp_path / f"two.{ext}")
+        p1 = datafiles.write(a, tmp_path / f"one.{ext}")
+        p2 = datafiles.write(b, tmp_path / f"two.{ext}")
         assert sha(p1) == sha(p2)
-        back = data.read(p1)
+        back = datafiles.read(p1)
         assert list(back.columns) == list(a.columns) and len(back) == 3000
         report = datacheck.check_dataframe(back, SCHEMA, min_rows=1000, max_null_fraction=0.01)
         assert report["passed"], report["failures"]
@@ -39,17 +38,18 @@ def test_generation_is_deterministic_and_valid(tmp_path):
 
 
 def test_corrupt_batch_fails_validation_with_the_expected_rules():
-    report = datacheck.check_dataframe(data.corrupt(data.generate(500)), SCHEMA)
+    report = datacheck.check_dataframe(make_data.corrupt(make_data.generate(500)), SCHEMA)
     assert [(f["column"], f["rule"]) for f in report["failures"]] == [
         ("customer_id", "nullable"), ("tenure_months", "min"), ("orders_30d", "missing"), ("plan", "values"),
     ]
 
 
 def test_drifted_generation_drifts_and_a_fresh_sample_does_not():
-    ref = data.generate(20_000, seed=1)
+    ref = make_data.generate(20_000, seed=1)
     cols = ("tenure_months", "monthly_spend", "plan")
-    same = drift.compute_drift(ref, data.generate(20_000, seed=2), features=cols, categorical=["plan"])
-    moved = drift.compute_drift(ref, data.generate(20_000, seed=2, drift=0.5), features=cols, categorical=["plan"])
+    same = drift.compute_drift(ref, make_data.generate(20_000, seed=2), features=cols, categorical=["plan"])
+    moved = drift.compute_drift(ref, make_data.generate(20_000, seed=2, drift=0.5), features=cols,
+                                categorical=["plan"])
     assert same["drifted"] is False
     assert moved["drifted_features"] == ["tenure_months", "monthly_spend", "plan"]
 
@@ -74,18 +74,16 @@ def test_metrics_match_definitions():
 
 
 def test_torch_training_learns_the_signal_deterministically():
-    from mlopsc.runtime.example_churn.train import train
-
-    df = customer_activity(data.generate(6000, seed=0))
+    df = customer_activity(make_data.generate(6000, seed=0))
     hp = {"lr": 0.005, "epochs": 8, "hidden": [32, 16], "batch_size": 512}
     model, metrics = train(df, hp)
     assert metrics["val_auc"] > 0.9, metrics
-    assert metrics["val_f1"] > 0.7, metrics
-    assert metrics["train_rows"] == 4800 and metrics["val_rows"] == 1200
+    assert metrics["val_accuracy"] > 0.8, metrics
+    assert all(isinstance(v, float) for v in metrics.values()), metrics
     _, again = train(df, hp)
     assert again["val_auc"] == metrics["val_auc"]
     # serving input is raw columns: the model applies the same feature transform itself
-    holdout = data.generate(1000, seed=3)
+    holdout = make_data.generate(1000, seed=3)
     raw = holdout.drop(columns=["churned"])
     probs = model.predict(raw)
     assert probs.shape == (1000,) and ((probs >= 0) & (probs <= 1)).all()

@@ -7,11 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from churn_example_code import EXAMPLE, make_data
 from mlflow import MlflowClient
 from mlopsc import ir
 from mlopsc.api import load_project
-from mlopsc.runtime import steps
-from mlopsc.runtime.example_churn import data
+from mlopsc.runtime import datafiles, steps
 
 SPEC = Path(__file__).with_name("churn_local.mlops.yaml")
 
@@ -20,10 +20,10 @@ SPEC = Path(__file__).with_name("churn_local.mlops.yaml")
 def project_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("churn")
     shutil.copy(SPEC, root / "mlops.yaml")
-    (root / "features.py").write_text("from mlopsc.runtime.example_churn.features import customer_activity\n")
-    (root / "train.py").write_text("from mlopsc.runtime.example_churn.train import train\n")
-    data.write(data.generate(4000, seed=0), root / "data" / "customers.parquet")
-    data.write(data.generate(1500, seed=1, id_offset=10**6), root / "data" / "holdout.parquet")
+    shutil.copy(EXAMPLE / "features.py", root / "features.py")
+    shutil.copy(EXAMPLE / "train.py", root / "train.py")
+    datafiles.write(make_data.generate(4000, seed=0), root / "data" / "customers.parquet")
+    datafiles.write(make_data.generate(1500, seed=1, id_offset=10**6), root / "data" / "holdout.parquet")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run(["git", "-C", str(root), "add", "."], check=True)
     subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init"],
@@ -102,7 +102,7 @@ def test_train_pipeline_registers_a_pending_version_with_lineage(trained):
 def test_a_bad_batch_stops_at_validate_with_the_failures(trained, tmp_path, monkeypatch):
     root = tmp_path / "bad"
     shutil.copytree(trained["root"], root, ignore=shutil.ignore_patterns(".mlopsc", ".git"))
-    data.write(data.corrupt(data.generate(4000, seed=0)), root / "data" / "customers.parquet")
+    datafiles.write(make_data.corrupt(make_data.generate(4000, seed=0)), root / "data" / "customers.parquet")
     project = load(root, monkeypatch)
     with pytest.raises(steps.StepFailed) as err:
         steps.run_step("validate", ctx(project, root, "validate-data", outputs=("data", "report")))
@@ -158,8 +158,9 @@ def test_drift_step_trips_on_shifted_data_only(trained, monkeypatch):
     root, project = trained["root"], trained["project"]
     monkeypatch.chdir(root)
     results = {}
-    for name, frame in (("same", data.generate(4000, seed=5)), ("shifted", data.generate(4000, seed=5, drift=0.5))):
-        path = data.write(frame, root / "incoming" / f"{name}.parquet")
+    for name, frame in (("same", make_data.generate(4000, seed=5)),
+                        ("shifted", make_data.generate(4000, seed=5, drift=0.5))):
+        path = datafiles.write(frame, root / "incoming" / f"{name}.parquet")
         c = steps.StepContext(project=project, spec_dir=root, args={"data": str(path)},
                               outputs={"report": f".mlopsc/runs/monitor/{name}/report",
                                        "violated": f".mlopsc/runs/monitor/{name}/violated"},

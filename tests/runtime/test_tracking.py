@@ -3,19 +3,17 @@ import subprocess
 import urllib.request
 
 import pytest
+from churn_example_code import customer_activity, make_data, train
 from mlflow import MlflowClient
-from mlopsc.runtime import tracking
-from mlopsc.runtime.example_churn import data
-from mlopsc.runtime.example_churn.features import customer_activity
-from mlopsc.runtime.example_churn.train import train
+from mlopsc.runtime import datafiles, tracking
 from mlopsc.runtime.serving import ModelServer
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("project")
-    path = data.write(data.generate(3000, seed=0), workdir / "data" / "customers.parquet")
-    df = customer_activity(data.read(path))
+    path = datafiles.write(make_data.generate(3000, seed=0), workdir / "data" / "customers.parquet")
+    df = customer_activity(datafiles.read(path))
     model, metrics = train(df, {"lr": 0.005, "epochs": 6, "hidden": [32, 16], "batch_size": 512})
     tracker = tracking.Tracker(workdir, experiment="churn")
     lineage = tracking.lineage_tags(git_commit="0123abc", git_dirty=False, spec_hash="sha256:spec",
@@ -23,7 +21,7 @@ def trained(tmp_path_factory):
     with tracker.start_run(run_name="train", tags=lineage) as run:
         tracker.log_params({"lr": 0.005, "hidden": [32, 16]})
         tracker.log_metrics(metrics)
-        model_uri = tracker.log_model(model, input_example=data.generate(3, seed=9).drop(columns=["churned"]))
+        model_uri = tracker.log_model(model, input_example=make_data.generate(3, seed=9).drop(columns=["churned"]))
     version = tracker.register(
         model_uri, "churn-classifier", tags={**lineage, **tracking.lineage_tags(run_id=run.info.run_id)},
         aliases=("candidate",), approval_required_for=("production",),
@@ -74,7 +72,7 @@ def test_approval_sets_the_environment_alias(trained):
 
 def test_registered_model_loads_and_serves_over_http(trained):
     tracker = trained["tracker"]
-    batch = data.generate(5, seed=4).drop(columns=["churned"])
+    batch = make_data.generate(5, seed=4).drop(columns=["churned"])
     loaded = tracker.load_model("models:/churn-classifier@candidate")
     expected = trained["model"].predict(batch)
     assert loaded.predict(batch).tolist() == pytest.approx(expected.tolist())
