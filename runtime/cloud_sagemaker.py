@@ -35,6 +35,12 @@ with `MLOPSC_SAGEMAKER_STACK` and `MLOPSC_SAGEMAKER_TEMPLATE`):
 `MLOPSC_APPROVER` naming the person. Otherwise the step fails saying how to approve (SageMaker
 Studio, or `aws sagemaker update-model-package`), so an unattended pipeline never approves itself.
 
+`mlopsc step smoke_test|load_test` on SageMaker: the `endpoint` input is the endpoint's name. The
+smoke test passes when `DescribeEndpoint` says `InService` and `InvokeEndpoint`
+(`application/json`, `{"instances": [...]}`) returns one prediction per instance; the load test is
+the local one's pacing and pass rule (p95 within `max_p95_ms`, no errors) over `InvokeEndpoint`,
+for the full `duration` (the local-run cap does not apply: the job's `MaxRuntimeInSeconds` does).
+
 boto3 is imported inside the functions: the runtime's other actions do not need it. The AWS
 endpoint is botocore's (`AWS_ENDPOINT_URL` and friends), the region `AWS_REGION`,
 `AWS_DEFAULT_REGION`, else `targets.sagemaker.region` from the spec. An AWS error the steps do
@@ -428,3 +434,81 @@ def _done(ctx: StepContext, stack: str, described: dict | None, record: dict) ->
     if "endpoint" in ctx.outputs:
         write_json(ctx.output("endpoint"), name)
     return record
+
+
+# ---------------------------------------------------------------- tests after a deploy
+
+
+def _runtime(ctx: StepContext, retries: bool = True, pool: int = 10):
+    from botocore.config import Config
+
+    config = Config(read_timeout=30, connect_timeout=10, max_pool_connections=pool,
+                    retries=None if retries else {"total_max_attempts": 1})
+    return _session(ctx).client("sagemaker-runtime", config=config)
+
+
+def _predict(rt, endpoint: str, instances: list) -> tuple[bool, str | None]:
+    """InvokeEndpoint with `{"instances": [...]}`: (one prediction per instance, what went wrong)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = rt.invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
+                                      Accept="application/json", Body=json.dumps({"instances": instances}))
+        raw = response["Body"].read()
+    except ClientError as e:
+        return False, f"{_error_code(e) or 'error'}: {_error_message(e)}"[:500]
+    except BotoCoreError as e:
+        return False, str(e)[:500]
+    try:
+        out = json.loads(raw)
+    except ValueError:
+        return False, f"the answer is not JSON: {raw[:200]!r}"
+    ok = isinstance(out, dict) and len(out.get("predictions") or []) == len(instances)
+    return ok, None if ok else f"expected {len(instances)} predictions, got: {str(out)[:400]}"
+
+
+@_aws_errors
+def smoke_test(ctx: StepContext, endpoint: str, instances: list) -> dict:
+    """`DescribeEndpoint` says InService, and `InvokeEndpoint` returns one prediction per instance
+    (the local smoke test's `/health` and `/predict`)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    checks: list[dict] = []
+    try:
+        status = _session(ctx).client("sagemaker").describe_endpoint(EndpointName=endpoint).get("EndpointStatus")
+        checks.append({"check": "endpoint", "passed": status == "InService", "status": status,
+                       "detail": None if status == "InService" else f"endpoint {endpoint} is {status}"})
+    except ClientError as e:
+        checks.append({"check": "endpoint", "passed": False, "detail": _error_message(e)})
+    except BotoCoreError as e:
+        checks.append({"check": "endpoint", "passed": False, "detail": str(e)})
+    if checks[0]["passed"]:
+        ok, detail = _predict(_runtime(ctx), endpoint, list(instances))
+        checks.append({"check": "predict", "passed": ok, "detail": detail})
+    return {"endpoint": endpoint, "passed": all(c["passed"] for c in checks), "checks": checks}
+
+
+@_aws_errors
+def load_test(ctx: StepContext, endpoint: str, instances: list, *, rps: float, duration_s: float,
+              max_p95_ms: float | None = None, workers: int = 4) -> dict:
+    """The local load test's pacing and rules through `InvokeEndpoint`: an AWS error counts as its
+    HTTP status (599 when there is none); botocore does not retry (an error is an error)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from mlopsc.runtime.traffic import paced
+
+    rt = _runtime(ctx, retries=False, pool=workers)  # clients are thread-safe; one pool for the workers
+
+    def client():
+        def send(body: bytes) -> int:
+            try:
+                rt.invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
+                                   Accept="application/json", Body=body)["Body"].read()
+                return 200
+            except ClientError as e:
+                return int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 599)
+            except BotoCoreError:
+                return 599
+        return send
+
+    return {"endpoint": endpoint, **paced(client, instances, rps=rps, duration_s=duration_s,
+                                          max_p95_ms=max_p95_ms, workers=workers)}

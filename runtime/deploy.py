@@ -6,6 +6,9 @@ traffic replayed from the eval (holdout) dataset, and rolls back automatically w
 rule trips. The registry alias named after the environment (`staging`, `production`) points at
 the version that serves there; `previous-<environment>` at the one it replaced. The step's
 `endpoint` output is the environment's URL (the router, or the one server for `direct`).
+With `MLOPSC_TARGET=sagemaker` it is the endpoint's name, and the smoke and load tests call it
+through `InvokeEndpoint` (`cloud_sagemaker`), with the same rules; the load test's duration is
+capped (`MLOPSC_LOAD_TEST_MAX_SECONDS`) on a local run only.
 
 A deployment record goes to `<root>/.mlopsc/deployments/<environment>.json` (rollout history,
 router status, the verification after a rollback), whether the rollout passed or not.
@@ -334,7 +337,12 @@ def smoke_test(ctx: StepContext) -> dict:
     from mlopsc.runtime.traffic import smoke_test as run
 
     url = _endpoint(ctx)
-    result = run(url, traffic_instances(ctx, 5))
+    if _target() == "sagemaker":  # the endpoint is a SageMaker endpoint's name: InvokeEndpoint
+        from mlopsc.runtime import cloud_sagemaker
+
+        result = cloud_sagemaker.smoke_test(ctx, url, traffic_instances(ctx, 5))
+    else:
+        result = run(url, traffic_instances(ctx, 5))
     for c in result["checks"]:
         ctx.log(f"{'ok  ' if c['passed'] else 'FAIL'} {c['check']}" + (f": {c.get('detail')}" if not c["passed"] else ""))
     if not result["passed"]:
@@ -353,7 +361,13 @@ def load_test(ctx: StepContext) -> dict:
                 "(MLOPSC_LOAD_TEST_MAX_SECONDS)")
         duration = cap
     limit = float(ctx.args["max_p95_ms"]) if ctx.args.get("max_p95_ms") else None
-    result = run(url, traffic_instances(ctx, 200), rps=rps, duration_s=duration, max_p95_ms=limit)
+    if _target() == "sagemaker":  # the endpoint is a SageMaker endpoint's name: InvokeEndpoint
+        from mlopsc.runtime import cloud_sagemaker
+
+        result = cloud_sagemaker.load_test(ctx, url, traffic_instances(ctx, 200), rps=rps, duration_s=duration,
+                                           max_p95_ms=limit)
+    else:
+        result = run(url, traffic_instances(ctx, 200), rps=rps, duration_s=duration, max_p95_ms=limit)
     ctx.log(f"load test: {result['requests']} requests at {result['achieved_rps']:.1f} rps, p95 "
             f"{result['p95_ms']:.1f} ms, errors {result['errors']}")
     if not result["passed"]:

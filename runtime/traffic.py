@@ -4,7 +4,8 @@
   instance.
 - `load_test(url, instances, rps, duration_s, max_p95_ms)`: paced requests from a few client
   threads; reports p50/p95/p99 latency (ms), error rate and achieved rps; `passed` when the p95
-  is within `max_p95_ms` and nothing failed.
+  is within `max_p95_ms` and nothing failed. `paced` is that loop for any transport (the SageMaker
+  load test sends through `invoke_endpoint`, see `cloud_sagemaker`).
 - `drive_rollout(router, instances)`: replay instances through the router until its rollout
   decides (promoted, rolled back, completed) or `max_requests` is reached.
 """
@@ -15,7 +16,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlopsc.runtime.httpbase import Upstream
@@ -45,10 +46,31 @@ def smoke_test(url: str, instances: Sequence[Any]) -> dict:
 def load_test(url: str, instances: Sequence[Any], *, rps: float, duration_s: float,
               max_p95_ms: float | None = None, workers: int = 4, batch: int = 1) -> dict:
     """Send `rps * duration_s` requests at a steady pace; each carries `batch` instances."""
+    target = url.rstrip("/") + "/predict"
+
+    def client() -> Callable[[bytes], int]:
+        upstream = Upstream(timeout=30)
+
+        def send(body: bytes) -> int:
+            try:
+                status, _, _ = upstream.request("POST", target, body, {"Content-Type": "application/json"})
+            except OSError:
+                status = 599
+            return status
+
+        return send
+
+    return {"url": url, **paced(client, instances, rps=rps, duration_s=duration_s, max_p95_ms=max_p95_ms,
+                                workers=workers, batch=batch)}
+
+
+def paced(client: Callable[[], Callable[[bytes], int]], instances: Sequence[Any], *, rps: float,
+          duration_s: float, max_p95_ms: float | None = None, workers: int = 4, batch: int = 1) -> dict:
+    """The load test's pacing and report, whatever carries the requests: `client()` (called once per
+    worker thread) gives a `send(body) -> status` (an HTTP status; >= 400 is an error)."""
     total = max(1, round(rps * duration_s))
     payloads = [json.dumps({"instances": [instances[(i * batch + j) % len(instances)] for j in range(batch)]}).encode()
                 for i in range(min(total, 256))]
-    target = url.rstrip("/") + "/predict"
     lock = threading.Lock()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -56,7 +78,7 @@ def load_test(url: str, instances: Sequence[Any], *, rps: float, duration_s: flo
     start = time.perf_counter()
 
     def work() -> None:
-        client = Upstream(timeout=30)
+        send = client()
         while True:
             with lock:
                 i = next(counter, None)
@@ -66,11 +88,7 @@ def load_test(url: str, instances: Sequence[Any], *, rps: float, duration_s: flo
             if delay > 0:
                 time.sleep(delay)
             t0 = time.perf_counter()
-            try:
-                status, _, _ = client.request("POST", target, payloads[i % len(payloads)],
-                                              {"Content-Type": "application/json"})
-            except OSError:
-                status = 599
+            status = send(payloads[i % len(payloads)])
             ms = (time.perf_counter() - t0) * 1000
             with lock:
                 latencies.append(ms)
@@ -87,7 +105,7 @@ def load_test(url: str, instances: Sequence[Any], *, rps: float, duration_s: flo
     p95 = _percentile(latencies, 0.95)
     passed = errors == 0 and (max_p95_ms is None or (p95 is not None and p95 <= max_p95_ms))
     return {
-        "url": url, "requests": total, "errors": errors, "error_rate": errors / total,
+        "requests": total, "errors": errors, "error_rate": errors / total,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "p50_ms": _percentile(latencies, 0.50), "p95_ms": p95, "p99_ms": _percentile(latencies, 0.99),
         "target_rps": rps, "achieved_rps": total / elapsed if elapsed > 0 else None,

@@ -18,7 +18,11 @@ What moto 5.2's server does with the churn templates, and so what these tests do
   and the alarm that caused them cannot be produced. The message the step gives then is tested
   on its own (`test_rollback_message_names_the_first_failure_and_the_alarms`) from events shaped
   like CloudFormation's, not against a server; the alarm-history lookup is untested.
-- No endpoint serves anything: smoke and load tests of a SageMaker endpoint are not exercised.
+- No endpoint serves anything: moto's `InvokeEndpoint` answers any endpoint name (existing or not)
+  with the results queued through `/moto-api/static/sagemaker/endpoint-results`, else a static
+  non-JSON body. The smoke tests below queue the answer; a missing endpoint shows in the smoke
+  test's `DescribeEndpoint` check. The spec's holdout dataset (`s3://...`) is pointed at a local
+  file in those tests: the runtime reads local datasets only.
 """
 
 import json
@@ -71,9 +75,12 @@ def project(tmp_path, monkeypatch):
 
 
 def _resolve(value, params):
-    """A pipeline expression with concrete values: `Get Parameters.x` and `Std:Join`."""
+    """A pipeline expression with concrete values: `Get Parameters.x`, `Std:Join`, and `Std:JsonGet`
+    (`params["Std:JsonGet"]`: the property files' values, by path)."""
     if isinstance(value, str):
         return value
+    if "Std:JsonGet" in value:
+        return params["Std:JsonGet"][value["Std:JsonGet"]["Path"]]
     if "Get" in value:
         kind, _, name = value["Get"].partition(".")
         assert kind == "Parameters", value
@@ -96,8 +103,9 @@ def _step(project_dir: Path, name: str, **params):
     return argv, env, out
 
 
-def _run(project_dir: Path, name: str, extra_env=None, **params):
+def _run(project_dir: Path, name: str, extra_env=None, extra_args=(), **params):
     argv, env, out = _step(project_dir, name, **params)
+    argv = [*argv, *extra_args]
     full_env = {**os.environ, **env, "MLOPSC_SAGEMAKER_POLL_SECONDS": "0.1", **(extra_env or {})}
     proc = subprocess.run([sys.executable, "-m", "mlopsc", *argv[1:]], cwd=project_dir, env=full_env,
                           capture_output=True, text=True, timeout=120, check=False)
@@ -269,3 +277,72 @@ def test_rollback_message_names_the_first_failure_and_the_alarms():
     assert "alarms in ALARM during the update: churn-classifier-production-ErrorRateAlarm-1A2B" in message
     assert "reason: Endpoint (AWS::SageMaker::Endpoint)" in message
     assert message.endswith("the endpoint keeps its previous configuration")
+
+
+HOLDOUT = "s3://acme-ml/churn/holdout.parquet"
+
+
+def _local_holdout(project_dir: Path) -> None:
+    """The spec's holdout dataset as a local file (after compiling: the compiled bundle is unchanged)."""
+    import pandas as pd
+
+    spec = project_dir / "specs" / "churn.yaml"
+    assert HOLDOUT in spec.read_text()
+    pd.DataFrame({"tenure": [1, 5, 12, 30, 2, 7], "plan": ["a", "b", "a", "c", "b", "a"],
+                  "churned": [1, 0, 0, 0, 1, 0]}).to_parquet(project_dir / "specs" / "holdout.parquet")
+    spec.write_text(spec.read_text().replace(HOLDOUT, "holdout.parquet"))
+
+
+def _queue_results(url: str, bodies: list) -> None:
+    payload = {"results": [{"Body": json.dumps(b), "ContentType": "application/json"} for b in bodies]}
+    request = urllib.request.Request(f"{url}/moto-api/static/sagemaker/endpoint-results", method="POST",
+                                     data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).read()
+
+
+def _deployed_staging(sm, project_dir: Path) -> str:
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    _register(sm, "Approved", "s3://acme-ml-artifacts/churn/v1/model.tar.gz")
+    proc, out = _run(project_dir, "deploy-staging")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((out / "outputs" / "outputs.json").read_text())["endpoint"]
+
+
+def test_smoke_test_invokes_the_sagemaker_endpoint(moto_url, project):
+    import boto3
+
+    endpoint = _deployed_staging(boto3.client("sagemaker"), project)
+    _local_holdout(project)
+    argv, env, _ = _step(project, "smoke-test-staging", **{"Std:JsonGet": {"endpoint": endpoint}})
+    assert env["MLOPSC_TARGET"] == "sagemaker" and f"endpoint={endpoint}" in argv
+
+    # one answer queued: five instances in, five predictions out
+    _queue_results(moto_url, [{"predictions": [0.1, 0.7, 0.2, 0.05, 0.9]}])
+    proc, _ = _run(project, "smoke-test-staging", **{"Std:JsonGet": {"endpoint": endpoint}})
+    assert proc.returncode == 0, proc.stderr
+    assert "ok   endpoint" in proc.stdout and "ok   predict" in proc.stdout
+
+
+def test_smoke_test_of_a_missing_endpoint_fails(moto_url, project):
+    _local_holdout(project)
+    _queue_results(moto_url, [{"predictions": [0, 0, 0, 0, 0]}])  # moto would answer anyway
+    proc, _ = _run(project, "smoke-test-staging", **{"Std:JsonGet": {"endpoint": "no-such-endpoint"}})
+    assert proc.returncode == 1
+    assert "smoke test of staging failed at no-such-endpoint" in proc.stderr
+    assert "FAIL endpoint" in proc.stdout and "no-such-endpoint" in proc.stdout
+
+
+def test_load_test_invokes_the_sagemaker_endpoint(moto_url, project):
+    import boto3
+
+    endpoint = _deployed_staging(boto3.client("sagemaker"), project)
+    _local_holdout(project)
+    argv, _, _ = _step(project, "load-test-staging", **{"Std:JsonGet": {"endpoint": endpoint}})
+    assert {"rps=50", "duration=120", "max_p95_ms=100.0"} <= set(argv)
+    # the compiled 120 s at 50 rps, shortened for the test (later `--arg`s win); no local-run cap
+    proc, _ = _run(project, "load-test-staging", {"MLOPSC_LOAD_TEST_MAX_SECONDS": "0.1"},
+                   extra_args=["--arg", "rps=20", "--arg", "duration=1", "--arg", "max_p95_ms=5000"],
+                   **{"Std:JsonGet": {"endpoint": endpoint}})
+    assert proc.returncode == 0, proc.stderr
+    assert "load test: 20 requests" in proc.stdout and "errors 0" in proc.stdout
+    assert "shortened" not in proc.stdout
