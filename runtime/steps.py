@@ -85,8 +85,8 @@ def resolve_uri(uri: str, spec_dir: Path) -> Path:
         return Path(unquote(urlsplit(uri).path))
     if "://" in uri:
         raise StepFailed(
-            f"dataset uri {uri!r} is not a local path: a local run reads local files "
-            "(use a path relative to the spec, or run on a cloud target)"
+            f"dataset uri {uri!r} is not a local path: this runtime reads datasets from local paths "
+            "only (reading s3:// or gs:// directly is not implemented yet); use a path relative to the spec"
         )
     p = Path(uri)
     return p if p.is_absolute() else spec_dir / p
