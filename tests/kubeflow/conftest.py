@@ -2,28 +2,18 @@
 KFP IR builder (so pipeline tests do not depend on the rest of the target), and the KServe
 InferenceService CRD's schema from the reference folder."""
 
-import os
 
 import pytest
 import yaml
-from kfp_cases import ROOT, SPECS
-from mlopsc import api
+from example_specs import load_example
+from kfp_cases import SPECS
 from mlopsc.targets.kfp_ir import build
 from reference_files import reference
 
 
-def load(spec):
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        return api.load_project(f"specs/{spec}.yaml")
-    finally:
-        os.chdir(cwd)
-
-
 @pytest.fixture(scope="session")
 def projects():
-    return {s: load(s) for s in SPECS}
+    return {s: load_example(s) for s in SPECS}
 
 
 @pytest.fixture(scope="session")

@@ -75,27 +75,6 @@ def test_kfp_cron_has_seconds(cron, expected):
     assert schedule.kfp_cron(cron) == expected
 
 
-def _compile_in_subprocess(seed, out, spec):
-    env = dict(os.environ, PYTHONHASHSEED=str(seed))
-    subprocess.run([sys.executable, "-m", "mlopsc", "compile", f"specs/{spec}.yaml", "--target", "kubeflow",
-                    "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
-    found = {}
-    for root, _, names in os.walk(out):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as fh:
-                found[os.path.relpath(path, out)] = fh.read()
-    return found
-
-
-@pytest.mark.parametrize("spec,count", [("churn", 9), ("support-assistant", 11)])
-def test_bytes_identical_across_hash_seeds(tmp_path, spec, count):
-    first = _compile_in_subprocess(1, tmp_path / "a", spec)
-    second = _compile_in_subprocess(4242, tmp_path / "b", spec)
-    assert first == second and len(first) == count
-    assert all(b"\r\n" not in v for v in first.values())
-
-
 def test_compile_path_does_not_import_kfp():
     # (`google` and `google.cloud` are namespace packages that site .pth files import at startup)
     code = ("import sys; from mlopsc import api; api.compile_spec('specs/churn.yaml', ['kubeflow']); "

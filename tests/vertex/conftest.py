@@ -2,25 +2,16 @@
 builds them, and the target's files (both specs compile; support-assistant's LLM gateway becomes
 a Cloud Run service)."""
 
-import os
 
 import pytest
-from mlopsc import api, targets
-from vertex_cases import ROOT, SPECS
-
-
-def load(spec):
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        return api.load_project(f"specs/{spec}.yaml")
-    finally:
-        os.chdir(cwd)
+from example_specs import load_example
+from mlopsc import targets
+from vertex_cases import SPECS
 
 
 @pytest.fixture(scope="session")
 def projects():
-    return {s: load(s) for s in SPECS}
+    return {s: load_example(s) for s in SPECS}
 
 
 @pytest.fixture(scope="session")
