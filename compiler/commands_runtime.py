@@ -14,6 +14,10 @@ import click
 @click.command("step", context_settings={"ignore_unknown_options": False})
 @click.argument("action", required=False)
 @click.option("--spec", "spec", type=click.Path(dir_okay=False), help="the mlops.yaml the step belongs to")
+@click.option("--target", "target", default="local", show_default=True,
+              help="the platform the step runs on (local, kubeflow, sagemaker, vertex)")
+@click.option("--pipeline", "pipeline", help="the pipeline the step belongs to (train, deploy, monitor)")
+@click.option("--step", "step_name", help="the step's name in its pipeline")
 @click.option("--arg", "args", multiple=True, metavar="KEY=VALUE", help="a step setting (repeatable)")
 @click.option("--input", "inputs", multiple=True, metavar="NAME=REF",
               help="a parameter value, or the path of an input artifact (repeatable)")
@@ -21,8 +25,8 @@ import click
               help="where to write an output: PATH, or PATH#KEY to merge into a JSON file (repeatable)")
 @click.option("--executor-output", "executor_output", type=click.Path(dir_okay=False),
               help="write KFP's ExecutorOutput JSON here (Kubeflow, Vertex, kfp.local)")
-def step_command(action, spec, args, inputs, outputs, executor_output) -> None:
-    """Run one pipeline step: the command every target's containers run.
+def step_command(action, spec, target, pipeline, step_name, args, inputs, outputs, executor_output) -> None:
+    """Run one pipeline step: the command every target's containers run (`mlopsc.contract`).
 
     With no arguments, the step's argv is read from MLOPSC_STEP_ARGV (SageMaker tuning jobs).
     Exit 0 done, 1 the step failed (one message on stderr), 2 usage error.
@@ -37,7 +41,17 @@ def step_command(action, spec, args, inputs, outputs, executor_output) -> None:
         return
     if not spec:
         raise click.UsageError("--spec is required")
-    sys.exit(stepmain.execute(action, spec, list(args), list(inputs), list(outputs), executor_output))
+    from mlopsc.contract import StepCall, parse_pair
+
+    try:
+        call = StepCall(action=action, spec=spec, target=target, pipeline=pipeline, step=step_name,
+                        args=tuple(parse_pair("--arg", a) for a in args),
+                        inputs=tuple(parse_pair("--input", i) for i in inputs),
+                        outputs=tuple(parse_pair("--output", o) for o in outputs),
+                        executor_output=executor_output)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    sys.exit(stepmain.run_call(call))
 
 
 @click.command("train", hidden=True)

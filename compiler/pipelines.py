@@ -1,13 +1,10 @@
 """The three lifecycle pipelines (train, deploy, monitor) as step graphs.
 
-Every step is one `mlopsc step <action> --spec SPEC [--arg k=v] [--input k=REF] [--output k=REF]`
-invocation; targets only decide what REF is (a KFP placeholder, a SageMaker container path, a
-local file) and which native mechanism runs the step.
+Every step is one `mlopsc step <action> ...` invocation of the step contract (`mlopsc.contract`);
+targets only decide what each reference is and which native mechanism runs the step.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from . import ir
 from .ir import Condition, Constant, FromParam, FromStep, Input, Param, Pipeline, Port, Step
@@ -20,22 +17,6 @@ def build_pipelines(project: ir.Project) -> tuple[Pipeline, ...]:
     found = (train_pipeline(project), deploy_pipeline(project), monitor_pipeline(project))
     return tuple(p for p in found if p is not None)
 
-
-def step_command(
-    step: Step,
-    spec: str,
-    input_ref: Callable[[Input], str],
-    output_ref: Callable[[Port], str],
-) -> list[str]:
-    """The step contract, with target-specific references for inputs and outputs."""
-    argv = ["mlopsc", "step", step.action, "--spec", spec]
-    for key, value in step.args:
-        argv += ["--arg", f"{key}={value}"]
-    for i in step.inputs:
-        argv += ["--input", f"{i.name}={input_ref(i)}"]
-    for o in step.outputs:
-        argv += ["--output", f"{o.name}={output_ref(o)}"]
-    return argv
 
 
 def _common_params(project: ir.Project) -> list[Param]:
@@ -286,4 +267,4 @@ def monitor_pipeline(project: ir.Project) -> Pipeline | None:
 
 
 # Constant is re-exported for targets that bind literal inputs.
-__all__ = ["Constant", "build_pipelines", "step_command"]
+__all__ = ["Constant", "build_pipelines"]

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from mlopsc import ir
+from mlopsc.contract import StepCall, step_args
 from mlopsc.runtime import cachekey, localserve
 
 STATE = ".mlopsc"
@@ -236,17 +237,11 @@ class Runner:
 
     def command(self, pipeline: ir.Pipeline, step: ir.Step, inputs: dict[str, tuple[str, str]],
                 staging: Path) -> list[str]:
-        argv = [sys.executable, "-m", "mlopsc", "step", step.action, "--spec", str(self.spec)]
-        args = list(step.args)
-        if step.kind == "fail" and step.message:
-            args.append(("message", step.message))
-        for k, v in args:
-            argv += ["--arg", f"{k}={v}"]
-        for name, (_, value) in inputs.items():
-            argv += ["--input", f"{name}={value}"]
-        for o in step.outputs:
-            argv += ["--output", f"{o.name}={staging / o.name}"]
-        return argv
+        call = StepCall(action=step.action, spec=str(self.spec), target="local", pipeline=pipeline.name,
+                        step=step.name, args=step_args(step),
+                        inputs=tuple((name, value) for name, (_, value) in inputs.items()),
+                        outputs=tuple((o.name, str(staging / o.name)) for o in step.outputs))
+        return [sys.executable, "-m", *call.argv()]
 
     def execute(self, pipeline: ir.Pipeline, step: ir.Step, inputs: dict[str, tuple[str, str]]) -> tuple[bool, str]:
         staging = self.staging_dir(pipeline.name, step.name)

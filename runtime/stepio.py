@@ -1,8 +1,9 @@
 """The step contract's references: parse `--arg/--input/--output` values and publish outputs.
 
-Value forms (for `--arg` and `--input` values):
-- `${secret:NAME}` resolves from the environment variable NAME upper-cased (a target maps its
-  secret store to that variable); `${env:NAME}` from NAME. Unset variables are an error.
+Value forms (for `--arg` and `--input` values), in the grammar of `mlopsc.contract`:
+- `${secret:NAME}` resolves from the environment variable `contract.secret_env_var(NAME)` (a
+  target maps its secret store to that variable: `team/openai` -> `TEAM_OPENAI`); `${env:NAME}`
+  from NAME. Unset variables are an error.
 - `env:VAR` as a whole input value (SageMaker tuning jobs) is the environment variable VAR.
 
 Output reference forms (`--output k=REF`):
@@ -20,13 +21,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REF = re.compile(r"\$\{(secret|env):([A-Za-z_][A-Za-z0-9_.-]*)\}")
+from mlopsc.contract import REF, env_var_for, parse_pair
 
 
 class RefError(ValueError):
@@ -36,9 +36,9 @@ class RefError(ValueError):
 def resolve_value(value: str, environ: dict[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
 
-    def sub(m: re.Match) -> str:
+    def sub(m: Any) -> str:
         kind, name = m.group(1), m.group(2)
-        var = name.upper().replace("-", "_").replace(".", "_") if kind == "secret" else name
+        var = env_var_for(kind, name)
         if var not in env:
             raise RefError(f"${{{kind}:{name}}} needs the environment variable {var}, which is not set")
         return env[var]
@@ -49,9 +49,10 @@ def resolve_value(value: str, environ: dict[str, str] | None = None) -> str:
 def parse_pairs(values: tuple[str, ...] | list[str], flag: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise RefError(f"{flag} {item!r}: expected KEY=VALUE")
+        try:
+            key, value = parse_pair(flag, item)
+        except ValueError as e:
+            raise RefError(str(e)) from None
         out[key] = value
     return out
 
@@ -76,6 +77,7 @@ class OutputPlan:
     refs: dict[str, str]  # name -> REF as given
     kinds: dict[str, str]  # name -> port kind (artifact kinds or parameter kinds); may be partial
     executor_output: str | None = None
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)  # artifact name -> KFP metadata
     staging: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mlopsc-step-")))
 
     def is_parameter(self, name: str) -> bool:
@@ -102,7 +104,8 @@ class OutputPlan:
             staged = self.staging / name
             if not (self.is_parameter(name) or "#" in ref):
                 if Path(ref).exists():
-                    artifacts[name] = {"artifacts": [{"name": name, "uri": _uri(ref), "metadata": {}}]}
+                    artifacts[name] = {"artifacts": [{"name": name, "uri": _uri(ref),
+                                                     "metadata": self.metadata.get(name, {})}]}
                 continue
             if not staged.exists():
                 continue

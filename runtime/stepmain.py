@@ -1,10 +1,11 @@
-"""`mlopsc step <action>`: parse the step contract into a `StepContext`, run it, publish outputs.
+"""`mlopsc step <action>`: turn a parsed step call (`mlopsc.contract.StepCall`) into a
+`StepContext`, run the action the contract names, publish outputs.
 
 Exit codes: 0 done; 1 the step failed (bad data, failed gate, rollback: one clear message on
 stderr, no traceback); 2 a usage error (unknown action, bad reference); 130 interrupted.
 The work directory (where `.mlopsc/` lives and relative outputs go) is `MLOPSC_WORKDIR`, else
 the current directory. Spec-relative paths (data URIs, `train.py:train`) resolve against the
-spec's directory.
+spec's directory. The platform the step runs on is the call's `--target`, nothing else.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import os
 import sys
 from pathlib import Path
+
+from mlopsc.contract import ACTIONS, TARGETS, StepCall
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -29,67 +32,92 @@ def argv_from_env() -> list[str] | None:
 
 
 def execute(action: str, spec: str, args: list[str], inputs: list[str], outputs: list[str],
-            executor_output: str | None = None, kinds: dict[str, str] | None = None,
-            log=None, err=None) -> int:
-    err = err or (lambda m: print(m, file=sys.stderr, flush=True))
+            executor_output: str | None = None, target: str = "local", log=None, err=None) -> int:
+    """The same as `run_call`, from `KEY=VALUE` strings (tests and the benchmark call it)."""
+    from mlopsc.contract import ContractError, parse_pair
+
+    err = err or _stderr
+    try:
+        call = StepCall(action=action, spec=spec, target=target,
+                        args=tuple(parse_pair("--arg", a) for a in args),
+                        inputs=tuple(parse_pair("--input", i) for i in inputs),
+                        outputs=tuple(parse_pair("--output", o) for o in outputs),
+                        executor_output=executor_output)
+    except ContractError as e:
+        err(f"error: {e}")
+        return EXIT_USAGE
+    return run_call(call, log=log, err=err)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _usage_problem(call: StepCall) -> str | None:
+    if call.action not in ACTIONS:
+        return f"unknown step action {call.action!r}; known: {', '.join(sorted(ACTIONS))}"
+    if call.target not in TARGETS:
+        return f"unknown target {call.target!r}; known: {', '.join(TARGETS)}"
+    if not os.path.isfile(call.spec):
+        return f"spec {call.spec} does not exist"
+    return None
+
+
+def port_kinds(call: StepCall) -> dict[str, str]:
+    """Each output's kind, from the contract's ports for the action (never guessed)."""
+    act = ACTIONS[call.action]
+    return {name: port.kind for name, _ in call.outputs if (port := act.output(name)) is not None}
+
+
+def run_call(call: StepCall, log=None, err=None) -> int:
+    err = err or _stderr
     log = log or (lambda m: print(m, flush=True))
     from mlopsc.api import load_project
     from mlopsc.diagnostics import SpecError, render
     from mlopsc.runtime import stepio
-    from mlopsc.runtime.steps import ACTIONS, LAZY_ACTIONS, StepContext, StepFailed, run_step
 
-    if action not in ACTIONS and action not in LAZY_ACTIONS:
-        err(f"error: unknown step action {action!r}; known: {', '.join(sorted({*ACTIONS, *LAZY_ACTIONS}))}")
+    problem = _usage_problem(call)
+    if problem:
+        err(f"error: {problem}")
         return EXIT_USAGE
     try:
-        arg_map = {k: stepio.resolve_value(v) for k, v in stepio.parse_pairs(args, "--arg").items()}
-        input_map = stepio.resolve_inputs(stepio.parse_pairs(inputs, "--input"))
-        output_map = stepio.parse_pairs(outputs, "--output")
+        arg_map = {k: stepio.resolve_value(v) for k, v in call.args}
+        input_map = stepio.resolve_inputs(dict(call.inputs))
     except stepio.RefError as e:
         err(f"error: {e}")
         return EXIT_USAGE
-    if not os.path.isfile(spec):
-        err(f"error: spec {spec} does not exist")
-        return EXIT_USAGE
     try:
-        project = load_project(spec)
+        project = load_project(call.spec)
     except SpecError as e:
         err(render(e.diagnostics, "text").rstrip())
         return EXIT_FAILED
-    step_kinds = dict(kinds or {})
-    if not step_kinds:
-        step_kinds = _port_kinds(project, action, set(output_map))
-    from mlopsc.runtime.runner import terminate_as_interrupt
+    return _run(call, project, arg_map, input_map, log, err)
 
-    if executor_output and not os.environ.get("MLOPSC_TARGET"):
-        os.environ["MLOPSC_TARGET"] = "kubeflow"  # KFP (Kubeflow, Vertex) passes --executor-output
+
+def _run(call: StepCall, project, arg_map: dict, input_map: dict, log, err) -> int:
+    from mlopsc.runtime import stepio
+    from mlopsc.runtime.runner import terminate_as_interrupt
+    from mlopsc.runtime.steps import StepContext, StepFailed, run_step
 
     terminate_as_interrupt()
-    plan = stepio.OutputPlan(output_map, step_kinds, executor_output)
+    os.environ["MLOPSC_TARGET"] = call.target  # read by deploy.py until the platform layer replaces it
+    plan = stepio.OutputPlan(dict(call.outputs), port_kinds(call), call.executor_output)
     workdir = Path(os.environ.get("MLOPSC_WORKDIR") or os.getcwd())
-    ctx = StepContext(project=project, spec_dir=Path(spec).resolve().parent, args=arg_map, inputs=input_map,
-                      outputs=plan.action_paths(), workdir=workdir, log=log)
+    ctx = StepContext(project=project, spec_dir=Path(call.spec).resolve().parent, args=arg_map, inputs=input_map,
+                      outputs=plan.action_paths(), workdir=workdir, log=log, target=call.target,
+                      pipeline=call.pipeline, step=call.step, artifact_metadata=plan.metadata)
     try:
-        run_step(action, ctx)
+        run_step(call.action, ctx)
         plan.publish()
     except StepFailed as e:
-        err(f"error: step {action} failed: {e}")
+        err(f"error: step {call.action} failed: {e}")
         return EXIT_FAILED
     except stepio.RefError as e:
         err(f"error: {e}")
         return EXIT_FAILED
     except KeyboardInterrupt:
-        err(f"interrupted: step {action} stopped")
+        err(f"interrupted: step {call.action} stopped")
         return EXIT_INTERRUPTED
     finally:
         plan.cleanup()
     return EXIT_OK
-
-
-def _port_kinds(project, action: str, names: set[str]) -> dict[str, str]:
-    """Output kinds from the IR step with this action (same action in every pipeline agrees)."""
-    for pipeline in project.pipelines:
-        for step in pipeline.steps:
-            if step.action == action and names <= {o.name for o in step.outputs}:
-                return {o.name: o.kind for o in step.outputs}
-    return {}

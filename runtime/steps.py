@@ -1,5 +1,6 @@
 """The step actions behind `mlopsc step <action>`, as library functions (the deploy-side and
-monitoring actions live in `deploy` and `monitoring`; `LAZY_ACTIONS` maps them).
+monitoring actions live in `deploy`, `export` and `monitoring`; `mlopsc.contract.ACTIONS` names
+the function behind each action).
 
 Each action takes a `StepContext` (the project IR, the step's `--arg`s, `--input`s and
 `--output`s) and writes its outputs; it raises `StepFailed` with a clear message when the step
@@ -47,6 +48,10 @@ class StepContext:
     workdir: Path | None = None  # where `.mlopsc/` lives; default: spec_dir
     tracking_uri: str | None = None
     log: Callable[[str], None] = print
+    target: str = "local"  # the platform the step runs on (the contract's --target)
+    pipeline: str | None = None
+    step: str | None = None
+    artifact_metadata: dict[str, dict] = field(default_factory=dict)  # output -> KFP artifact metadata
 
     @property
     def root(self) -> Path:
@@ -63,16 +68,17 @@ class StepContext:
         return path if path.is_absolute() else self.root / path
 
 
+def action_function(action: str) -> Callable[[StepContext], dict]:
+    """The function the step contract names for an action. Raises `KeyError` for an unknown one."""
+    from mlopsc import contract
+
+    module, _, name = contract.action(action).impl.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def run_step(action: str, ctx: StepContext) -> dict:
     """Run one action; return a small summary dict. Raises `StepFailed` or `KeyError`."""
-    fn = ACTIONS.get(action)
-    if fn is None and action in LAZY_ACTIONS:
-        module, _, name = LAZY_ACTIONS[action].partition(":")
-        fn = getattr(importlib.import_module(f"mlopsc.runtime.{module}"), name)
-    if fn is None:
-        known = sorted({*ACTIONS, *LAZY_ACTIONS})
-        raise KeyError(f"unknown step action {action!r}; known: {', '.join(known)}")
-    return fn(ctx)
+    return action_function(action)(ctx)
 
 
 # ---------------------------------------------------------------- helpers
@@ -239,11 +245,15 @@ def training_dataset(project: ir.Project) -> str:
     return data.datasets[0].name
 
 
-def _tracker(ctx: StepContext):
+def step_tracker(ctx: StepContext):
+    """The step's MLflow tracker: the run's tracking URI, else `MLFLOW_TRACKING_URI`, else the work dir's store."""
     from mlopsc.runtime.tracking import Tracker
 
     uri = ctx.tracking_uri or ctx.args.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or None
     return Tracker(ctx.root, experiment=ctx.project.tracking.experiment, tracking_uri=uri)
+
+
+_tracker = step_tracker  # the name deploy.py and monitoring.py import until the platform layer replaces it
 
 
 # ---------------------------------------------------------------- actions
@@ -312,7 +322,7 @@ def train(ctx: StepContext) -> dict:
         commit, dirty = git_commit(ctx.spec_dir)
     tags = lineage_tags(git_commit=commit, git_dirty=dirty, spec_hash=project.spec_hash,
                         data_versions=versions)
-    tracker = _tracker(ctx)
+    tracker = step_tracker(ctx)
     sweep = t.sweep if ctx.args.get("sweep") == "true" else None
     tuning_hp = _sagemaker_hyperparameters() if sweep else None
     with tracker.start_run(run_name="train", tags=tags) as run:
@@ -417,7 +427,7 @@ def evaluate(ctx: StepContext) -> dict:
     frames = apply_views(project, frames, ctx.spec_dir, only={name})
     df = frames[name]
     label = project.data.label
-    tracker = _tracker(ctx)
+    tracker = step_tracker(ctx)
     ref = read_model_ref(ctx.input_path("model"))
     model = tracker.load_model(ref["model_uri"])
     metrics = ev.evaluate_model(model, df, label, slices=evals.slices)
@@ -451,7 +461,7 @@ def register(ctx: StepContext) -> dict:
         if not evaluation.get("passed"):
             raise StepFailed("refusing to register: the evaluation gate did not pass:\n  "
                              + "\n  ".join(evaluation.get("failures", [])))
-    tracker = _tracker(ctx)
+    tracker = step_tracker(ctx)
     run = tracker.client.get_run(ref["run_id"])
     tags = {k: v for k, v in run.data.tags.items() if k.startswith("mlopsc.")}
     commit = ctx.inputs.get("git_commit")
@@ -519,29 +529,3 @@ def drift(ctx: StepContext) -> dict:
                 f"(threshold {f['threshold']:g})")
     return {"drifted": report["drifted"], "drifted_features": report["drifted_features"], **paths}
 
-
-ACTIONS: dict[str, Callable[[StepContext], dict]] = {
-    "validate": validate,
-    "features": features,
-    "train": train,
-    "evaluate": evaluate,
-    "register": register,
-    "fail": fail,
-    "drift": drift,
-    "fine_tune": fine_tune,
-}
-
-# Actions in their own modules (they import this one): action -> "module:function".
-LAZY_ACTIONS: dict[str, str] = {
-    "approve": "deploy:approve",
-    "deploy": "deploy:deploy",
-    "rollout": "deploy:deploy",
-    "smoke_test": "deploy:smoke_test",
-    "load_test": "deploy:load_test",
-    "monitor_infra": "monitoring:monitor_infra",
-    "performance": "monitoring:performance",
-    "llm_quality": "monitoring:llm_quality",
-    "eval_suite": "monitoring:eval_suite",
-    "act": "monitoring:act",
-    "notify": "monitoring:notify",
-}

@@ -215,7 +215,7 @@ class _Builder:
         self.components[f"comp-{step.name}"] = comp
         image = (ph.input_parameter(channel(self.dialect.image_param)) if self.dialect.image_param
                  else self.dialect.default_image(self.project))
-        self.executors[label] = self.dialect.executor(step, self.project, image)
+        self.executors[label] = self.dialect.executor(step, self.project, image, self.pipeline.name)
         config = self.dialect.platform_config(step, self.project)
         if config:
             self.platform[label] = config

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlopsc import __version__, ir
-from mlopsc.pipelines import step_command
+from mlopsc.contract import step_argv
 
 from . import placeholders as ph
 from .platform import kubernetes_executor_config
@@ -27,6 +27,8 @@ class Dialect:
     image_param: str | None = "image"
     # Settings key under `targets:` in the spec.
     settings_key = "kubeflow"
+    # The runtime platform the steps run on (`--target` of the step contract).
+    target_name = "kubeflow"
     retry_backoff = ("30s", 2.0, "3600s")
 
     def settings(self, project: ir.Project) -> ir.FrozenDict:
@@ -50,18 +52,16 @@ class Dialect:
         """kfp-kubernetes `KubernetesExecutorConfig` for one step ({} when none is needed)."""
         return kubernetes_executor_config(step, project, self.settings(project))
 
-    def command(self, step: ir.Step, project: ir.Project) -> list[str]:
+    def command(self, step: ir.Step, project: ir.Project, pipeline: str) -> list[str]:
         """`mlopsc step ...` with KFP placeholders; the step also writes KFP's ExecutorOutput
         (artifact URIs and metadata) to `--executor-output`, which kfp.local needs."""
-        argv = step_command(step, project.spec_path, ph.input_ref, ph.output_ref)
-        if step.kind == "fail" and step.message:
-            argv += ["--arg", f"message={step.message}"]
-        if step.kind == "notify":
-            argv += ["--input", f"{STATUS_INPUT}={ph.input_parameter(STATUS_INPUT)}"]
-        return argv + ["--executor-output", ph.OUTPUT_FILE]
+        status = ((STATUS_INPUT, ph.input_parameter(STATUS_INPUT)),) if step.kind == "notify" else ()
+        return step_argv(step, spec=project.spec_path, target=self.target_name, pipeline=pipeline,
+                         input_ref=ph.input_ref, output_ref=ph.output_ref, extra_inputs=status,
+                         executor_output=ph.OUTPUT_FILE)
 
-    def executor(self, step: ir.Step, project: ir.Project, image: str) -> dict[str, Any]:
-        argv = self.command(step, project)
+    def executor(self, step: ir.Step, project: ir.Project, image: str, pipeline: str) -> dict[str, Any]:
+        argv = self.command(step, project, pipeline)
         container: dict[str, Any] = {"args": argv[3:], "command": argv[:3], "image": image}
         if step.resources is not None:
             container["resources"] = self.resources(step.resources)

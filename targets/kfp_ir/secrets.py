@@ -14,20 +14,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlopsc import ir
+from mlopsc.contract import WHOLE_SECRET as _REF
+from mlopsc.contract import secret_env_var, secret_name
 
-_REF = re.compile(r"^\$\{secret:([A-Za-z_][A-Za-z0-9_./-]*)\}$")
 SECRET_KEY = "value"
 
 # Steps that call hosted models through the gateway (LLM judges, quality checks, rollout smoke
 # calls); tracking secrets go to every step because every step logs to the tracking server.
 GATEWAY_ACTIONS = frozenset({"evaluate", "eval_suite", "llm_quality", "deploy", "rollout",
                              "smoke_test", "load_test"})
-
-
-def secret_name(value: str | None) -> str | None:
-    """NAME of a `${secret:NAME}` reference; None for anything else."""
-    m = _REF.match(value) if isinstance(value, str) else None
-    return m.group(1) if m else None
 
 
 def _walk(value: Any, section: str) -> Iterator[tuple[str, str]]:
@@ -70,4 +65,7 @@ def k8s_secret_name(name: str) -> str:
 
 
 def env_var(name: str) -> str:
-    return re.sub(r"[^A-Z0-9_]", "_", name.upper())
+    return secret_env_var(name)
+
+
+__all__ = ["SECRET_KEY", "env_var", "k8s_secret_name", "secret_name", "secret_refs", "secrets_for_step"]

@@ -6,12 +6,9 @@ Shared by the compiled plan (targets/local) and the runner (mlopsc run), so both
 from __future__ import annotations
 
 from mlopsc import ir
+from mlopsc.contract import WORKDIR, output_path
 
-WORKDIR = ".mlopsc"
-
-
-def output_path(pipeline: str, step: str, output: str, workdir: str = WORKDIR) -> str:
-    return f"{workdir}/runs/{pipeline}/{step}/{output}"
+__all__ = ["WORKDIR", "input_ref", "output_path"]
 
 
 def input_ref(pipeline: str, source: ir.FromStep | ir.FromParam | ir.Constant) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlopsc import ir
-from mlopsc.pipelines import step_command
+from mlopsc.contract import step_argv
 
 from .paths import input_ref, output_path
 
@@ -29,10 +29,10 @@ def _pipeline(project: ir.Project, pipeline: ir.Pipeline) -> dict[str, Any]:
 
 
 def _step(project: ir.Project, pipeline: ir.Pipeline, step: ir.Step) -> dict[str, Any]:
-    command = step_command(
-        step, project.spec_path,
-        lambda i: input_ref(pipeline.name, i.source),
-        lambda o: output_path(pipeline.name, step.name, o.name),
+    command = step_argv(
+        step, spec=project.spec_path, target="local", pipeline=pipeline.name,
+        input_ref=lambda i: input_ref(pipeline.name, i.source),
+        output_ref=lambda o: output_path(pipeline.name, step.name, o.name),
     )
     return {
         "name": step.name,

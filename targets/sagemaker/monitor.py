@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlopsc import ir
+from mlopsc.contract import StepCall
 
 from . import cron, serving
 from .cloudformation import _ref
@@ -25,10 +26,11 @@ RESULTS = "/opt/ml/processing/resultdata"
 
 
 def _drift_command(project: ir.Project, drift: ir.Drift) -> list[str]:
-    return ["mlopsc", "step", "drift", "--spec", project.spec_path,
-            "--arg", f"reference={drift.reference}", "--arg", f"method={drift.method}",
-            "--arg", f"threshold={drift.threshold!r}", "--arg", f"features={','.join(drift.features)}",
-            "--input", f"captured={CAPTURED}", "--output", f"report={RESULTS}/report.json"]
+    """The monitor pipeline's drift step, as Model Monitor's container entrypoint."""
+    step = project.pipeline("monitor").step("detect-drift")
+    return StepCall(action=step.action, spec=project.spec_path, target="sagemaker", pipeline="monitor",
+                    step=step.name, args=step.args, inputs=(("captured", CAPTURED),),
+                    outputs=(("report", f"{RESULTS}/report.json"),)).argv()
 
 
 def _alarm(description: str, namespace: str, metric: str, dimensions: list[dict[str, Any]], threshold: float,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlopsc import ir
-from mlopsc.pipelines import step_command
+from mlopsc.contract import step_argv
 
 from . import expressions as ex
 from . import instance_types
@@ -205,7 +205,8 @@ class PipelineCompiler:
                                           "FilePath": f"{report}.json"}
             return f"{PROCESSING_OUT}/{report}/{report}.json#{o.name}"
 
-        command = step_command(step, self.project.spec_path, input_ref, output_ref)
+        command = step_argv(step, spec=self.project.spec_path, target="sagemaker", pipeline=self.pipeline.name,
+                            input_ref=input_ref, output_ref=output_ref)
         args: dict[str, Any] = {
             "ProcessingResources": {"ClusterConfig": {
                 "InstanceCount": 1, "InstanceType": self.instance(step, "processing"), "VolumeSizeInGB": 30}},
@@ -262,7 +263,8 @@ class PipelineCompiler:
                 return f"/opt/ml/output/data/{o.name}"
             raise ValueError(f"{step.name}: training jobs have no parameter outputs ({o.name})")
 
-        command = step_command(step, self.project.spec_path, input_ref, output_ref)
+        command = step_argv(step, spec=self.project.spec_path, target="sagemaker", pipeline=self.pipeline.name,
+                            input_ref=input_ref, output_ref=output_ref)
         spot = step.spot if step.spot and step.spot.enabled else None
         runtime = step.max_runtime_seconds or 86400
         stopping: dict[str, Any] = {"MaxRuntimeInSeconds": runtime}

@@ -5,7 +5,7 @@ The portable `deploy-<env>` step becomes, in the same place of the graph:
 1. once, before the first environment: `resolve-model` (`mlopsc step export_model`) turns the
    registry version into a `google.UnmanagedContainerModel` (artifact URI + serving container),
    and `upload-model` (GCPC ModelUploadOp) uploads it to the Vertex Model Registry;
-2. per environment: `endpoint-<env>` (`mlopsc step rollout --arg phase=plan`) gets the
+2. per environment: `endpoint-<env>` (`mlopsc step prepare_endpoint`) gets the
    environment's endpoint by its id (`endpoint_id`, below), creating it when it does not exist
    yet (display name `<model>-<env>`, labels, request-response logging for shadow), reads its
    current `trafficSplit` (output `previous_split`) and computes the first split
@@ -137,7 +137,7 @@ def _env_steps(project: ir.Project, env: ir.Environment, step: ir.Step) -> list[
     res, scaling = _serving(project)
     machine = machines.machine_for(res)
     endpoint = f"endpoint-{env.name}"
-    plan_args = [("environment", env.name), ("model", project.registry.model), ("phase", "plan"),
+    plan_args = [("environment", env.name), ("model", project.registry.model),
                  ("platform", "vertex"), ("endpoint_id", endpoint_id(project, env)),
                  ("endpoint_display_name", endpoint_name(project, env)),
                  ("endpoint_labels", json.dumps(labels(project, env), sort_keys=True, separators=(",", ":"))),
@@ -147,7 +147,7 @@ def _env_steps(project: ir.Project, env: ir.Environment, step: ir.Step) -> list[
         plan_args += [("request_logging_sampling_rate", repr(logging["samplingRate"])),
                       ("request_logging_bigquery", logging["bigqueryDestination"]["outputUri"])]
     plan = ir.Step(
-        name=endpoint, action="rollout", kind="deploy",
+        name=endpoint, action="prepare_endpoint", kind="deploy",
         inputs=(ir.Input("model_version", "string", ir.FromParam("model_version")),),
         outputs=(ir.Port("endpoint", "artifact"), ir.Port("traffic_split", "string"),
                  ir.Port("previous_split", "string")),
@@ -205,7 +205,7 @@ _RETYPE = {
 def _retypes(pipeline: ir.Pipeline) -> dict[tuple[str, str, str, str], dict[str, Any]]:
     found = dict(_RETYPE)
     for step in pipeline.steps:
-        if step.action == "rollout" and step.output("traffic_split"):
+        if step.action == "prepare_endpoint":
             found[(step.name, "outputDefinitions", "artifacts", "endpoint")] = gcpc.artifact_type(gcpc.VERTEX_ENDPOINT)
             found[(step.name, "outputDefinitions", "parameters", "traffic_split")] = dict(STRUCT)
             found[(step.name, "outputDefinitions", "parameters", "previous_split")] = dict(STRUCT)

@@ -44,6 +44,7 @@ def secret_version(project: ir.Project, name: str) -> str:
 class VertexDialect(Dialect):
     two_documents = False
     settings_key = "vertex"
+    target_name = "vertex"
 
     def accelerator_type(self, res: ir.Resources) -> str | None:
         return machines.accelerator(res)
@@ -60,8 +61,8 @@ class VertexDialect(Dialect):
             return res
         return machines.shaped_like(machines.KNOWN[override], res)
 
-    def executor(self, step: ir.Step, project: ir.Project, image: str) -> dict[str, Any]:
-        spec = super().executor(step, project, image)
+    def executor(self, step: ir.Step, project: ir.Project, image: str, pipeline: str) -> dict[str, Any]:
+        spec = super().executor(step, project, image, pipeline)
         container = spec["container"]
         res = self.step_resources(step, project)
         if res is not None:

@@ -233,9 +233,9 @@ def test_llm_quality_and_eval_suite_score_what_they_are_given(tmp_path):
 
 
 def test_deploy_outside_a_local_run_says_it_is_not_implemented(tmp_path):
-    out = _step("rollout", "--spec", str(SPEC), "--arg", "environment=production", "--input", "model_version=1",
-                "--output", f"endpoint={tmp_path / 'endpoint'}", "--executor-output", str(tmp_path / "eo.json"),
-                cwd=tmp_path)
+    out = _step("rollout", "--spec", str(SPEC), "--target", "kubeflow", "--arg", "environment=production",
+                "--input", "model_version=1", "--output", f"endpoint={tmp_path / 'endpoint'}",
+                "--executor-output", str(tmp_path / "eo.json"), cwd=tmp_path)
     assert out.returncode == 1 and "deploying on the kubeflow target" in out.stderr
     assert "not implemented in the mlopsc runtime yet" in out.stderr and not (tmp_path / "endpoint").exists()
 

@@ -116,8 +116,8 @@ def test_canary_gets_gcpc_upload_and_deploy_with_first_percent(compiled):
                                                                        "producerTask": "upload-model"}
     assert deploy_task["parameters"]["traffic_split"]["taskOutputParameter"]["producerTask"] == "endpoint-production"
     assert deploy_task["parameters"]["dedicated_resources_machine_type"]["runtimeValue"]["constant"] == "e2-standard-2"
-    plan = execs["exec-endpoint-production"]["container"]["args"]
-    assert "traffic_percent=5" in plan and "phase=plan" in plan
+    plan = execs["exec-endpoint-production"]["container"]
+    assert plan["command"] == ["mlopsc", "step", "prepare_endpoint"] and "traffic_percent=5" in plan["args"]
     walk = execs["exec-deploy-production"]["container"]["args"]
     for arg in ("steps=5,25,50,100", "max_error_rate=0.01", "max_p99_latency_ms=200.0", "phase=walk"):
         assert arg in walk
