@@ -23,9 +23,9 @@ VENV = "/opt/mlopsc/venv"
 # Packages a target's steps need beyond `mlopsc[local]` (the runtime: MLflow, pandas, torch).
 TARGET_PACKAGES: dict[str, tuple[str, ...]] = {
     "local": (),
-    "kubeflow": (),
-    "sagemaker": ("boto3>=1.40",),
-    "vertex": (),
+    "kubeflow": ("s3fs>=2024.6", "gcsfs>=2024.6"),
+    "sagemaker": ("boto3>=1.40", "s3fs>=2024.6"),
+    "vertex": ("gcsfs>=2024.6",),
 }
 ENTRY_SCRIPTS = {
     # SageMaker training images run `IMAGE train`: the step argv is in MLOPSC_STEP_ARGV.
@@ -112,9 +112,7 @@ def mlopsc_requirements(requires_dist: list[str], target: str) -> list[str]:
     for line in requires_dist:
         req, _, marker = line.partition(";")
         marker = marker.strip()
-        if not marker:
-            out.append(req.strip())
-        elif marker.startswith("extra ==") and marker.split("==", 1)[1].strip().strip("\"'") in extras:
+        if not marker or marker.startswith("extra ==") and marker.split("==", 1)[1].strip().strip("\"'") in extras:
             out.append(req.strip())
     return out + list(TARGET_PACKAGES.get(target, ()))
 

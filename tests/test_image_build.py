@@ -53,7 +53,7 @@ def test_the_dockerfile_is_a_function_of_the_spec(monkeypatch):
                                    pip_cert=False, constraints=True)
     assert one == image_context.dockerfile(project, "sagemaker", wheel="mlopsc-0.1.0-py3-none-any.whl",
                                            pip_cert=False, constraints=True)
-    assert "COPY project/requirements.txt /opt/mlopsc/requirements.txt" in one
+    assert "COPY project/churn_local/requirements.txt /opt/mlopsc/requirements.txt" in one
     assert "-c /opt/mlopsc/constraints.txt" in one and "PIP_CERT" not in one
     assert image_context.image_spec_path(project) == "/opt/mlopsc/project/churn.yaml"
 
@@ -61,5 +61,6 @@ def test_the_dockerfile_is_a_function_of_the_spec(monkeypatch):
 def test_requirements_take_the_core_and_the_runtime_extra_only():
     requires = ['pyyaml>=6.0', 'kfp<2.18,>=2.17; extra == "kubeflow"', 'mlflow>=3.0; extra == "local"',
                 'pytest>=8; extra == "test"']
-    assert image_context.mlopsc_requirements(requires, "sagemaker") == ["pyyaml>=6.0", "mlflow>=3.0", "boto3>=1.40"]
-    assert image_context.mlopsc_requirements(requires, "kubeflow") == ["pyyaml>=6.0", "mlflow>=3.0"]
+    assert image_context.mlopsc_requirements(requires, "sagemaker") == ["pyyaml>=6.0", "mlflow>=3.0", "boto3>=1.40",
+                                                                          "s3fs>=2024.6"]
+    assert image_context.mlopsc_requirements(requires, "local") == ["pyyaml>=6.0", "mlflow>=3.0"]
