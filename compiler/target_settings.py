@@ -55,6 +55,13 @@ class TargetsBlock:
     def block(self, name: str) -> TargetBlock | None:
         return next((b for b in self.blocks if b.name == name), None)
 
+    def with_values(self, name: str, values: dict[str, Any]) -> TargetsBlock:
+        """A copy with `targets.<name>` set to `values` (kept at its span; for tests and tools)."""
+        span = self.where(name)
+        others = tuple(b for b in self.blocks if b.name != name)
+        blocks = tuple(sorted((*others, TargetBlock(name, freeze(values), span)), key=lambda b: b.name))
+        return TargetsBlock(blocks, self.span)
+
     def where(self, name: str) -> Span:
         """Where to report a problem with `targets.<name>`: its key, else `targets`, else line 1."""
         found = self.block(name)
