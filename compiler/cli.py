@@ -75,7 +75,12 @@ def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str)
     if target != "all" and not targets.exists(target):  # exists() scans entry points only for a non-built-in
         raise click.BadParameter(f"unknown target `{target}`; choose from: all, {', '.join(targets.names())}",
                                  param_hint="--target")
-    result = api.compile_spec(file, targets.names() if target == "all" else [target])
+    names = targets.configured(file) if target == "all" else [target]
+    skipped = [n for n in targets.names() if n not in names] if target == "all" else []
+    if skipped:
+        click.echo(f"skipped {', '.join(skipped)}: the spec does not give the `targets.<name>` settings they need "
+                   f"(compile one with `--target <name>` to see which)", err=True)
+    result = api.compile_spec(file, names)
     _report(result.diagnostics, fmt, 1, quiet_ok=True)
     if not result.ok:
         click.echo("nothing written: fix the errors above", err=True)

@@ -5,6 +5,7 @@ distribution's metadata, `[project.entry-points."mlopsc.targets"] name = "module
 mlopsc declares its own four the same way, and also keeps them in `BUILTIN`, so compiling for a
 built-in target never scans the installed distributions (that scan costs ~50 ms). The scan runs
 only for a name that is not built in, `names()` (`mlopsc targets`, `--target all`) and `exists()`.
+`--target all` compiles the targets the spec is configured for (`configured`).
 Classes are imported lazily, so `mlopsc targets` stays fast.
 """
 
@@ -52,6 +53,24 @@ def exists(name: str) -> bool:
     return name in BUILTIN or name in registered()
 
 
+def configured(spec_path: str) -> list[str]:
+    """What `--target all` compiles: every target whose required settings the spec gives (a target
+    with no required settings always qualifies). Every target when the spec itself does not load,
+    so its errors are reported as for any compile."""
+    from mlopsc import api
+    from mlopsc.diagnostics import SpecError
+
+    try:
+        project = api.load_project(spec_path)
+    except SpecError:
+        return names()
+    return [n for n in names() if not _settings_errors(get(n), project)]
+
+
+def _settings_errors(target: Target, project) -> bool:
+    return any(d.severity == "error" for d in target.settings(project)[1])
+
+
 def get(name: str) -> Target:
     spec = BUILTIN.get(name) or registered().get(name)
     if spec is None:
@@ -60,4 +79,5 @@ def get(name: str) -> Target:
     return getattr(import_module(module), cls)()
 
 
-__all__ = ["GROUP", "OutputFile", "SubmitNotSupported", "Target", "UnknownTarget", "exists", "get", "names"]
+__all__ = ["GROUP", "OutputFile", "SubmitNotSupported", "Target", "UnknownTarget", "configured", "exists", "get",
+           "names"]

@@ -110,3 +110,11 @@ def test_settings_dataclass_agrees_with_the_schema(name):
 def _settings_class(name):
     module = __import__(f"mlopsc.targets.{name}.settings", fromlist=["Settings"])
     return module.Settings
+
+
+def test_target_all_compiles_the_targets_the_spec_configures(at_root, tmp_path):
+    result = CliRunner().invoke(cli, ["compile", "specs/churn-local.yaml", "--target", "all", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(tmp_path)) == ["kubeflow", "local"]
+    assert "skipped sagemaker, vertex: the spec does not give the `targets.<name>` settings" in result.output
+    assert targets.configured("specs/churn.yaml") == ["kubeflow", "local", "sagemaker", "vertex"]
