@@ -8,7 +8,6 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
-
 from mlopsc import api, targets
 from mlopsc.cli import cli
 

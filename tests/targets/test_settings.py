@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import pytest
 from click.testing import CliRunner
-
 from mlopsc import api, targets
 from mlopsc.cli import cli
 from mlopsc.schema import schema
@@ -25,7 +24,8 @@ def at_root(monkeypatch):
 
 def _spec_without(tmp_path, target):
     """specs/churn.yaml with `targets.<target>` removed (other targets kept)."""
-    lines = open(os.path.join(ROOT, "specs", "churn.yaml"), encoding="utf-8").read().splitlines(keepends=True)
+    with open(os.path.join(ROOT, "specs", "churn.yaml"), encoding="utf-8") as fh:
+        lines = fh.read().splitlines(keepends=True)
     start = lines.index(f"  {target}:\n")
     end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("    "))
     path = tmp_path / "spec.yaml"
