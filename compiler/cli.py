@@ -12,12 +12,6 @@ from .diagnostics import FORMATS, render, summary
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def _target_choices() -> list[str]:
-    from mlopsc import targets
-
-    return targets.names()
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlopsc")
 def cli() -> None:
@@ -74,13 +68,19 @@ def list_targets() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str) -> None:
     """Compile FILE for one target (or all) into OUT/<target>/, atomically."""
+    from mlopsc import targets
+
     from . import api
 
-    names = _target_choices()
-    if target != "all" and target not in names:
-        raise click.BadParameter(f"unknown target `{target}`; choose from: all, {', '.join(names)}",
+    if target != "all" and not targets.exists(target):  # exists() scans entry points only for a non-built-in
+        raise click.BadParameter(f"unknown target `{target}`; choose from: all, {', '.join(targets.names())}",
                                  param_hint="--target")
-    result = api.compile_spec(file, names if target == "all" else [target])
+    names = targets.configured(file) if target == "all" else [target]
+    skipped = [n for n in targets.names() if n not in names] if target == "all" else []
+    if skipped:
+        click.echo(f"skipped {', '.join(skipped)}: the spec does not give the `targets.<name>` settings they need "
+                   f"(compile one with `--target <name>` to see which)", err=True)
+    result = api.compile_spec(file, names)
     _report(result.diagnostics, fmt, 1, quiet_ok=True)
     if not result.ok:
         click.echo("nothing written: fix the errors above", err=True)

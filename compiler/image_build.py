@@ -69,10 +69,19 @@ def source_root() -> Path:
     return root
 
 
+# What the wheel is built from; everything else in the source tree (tests, goldens, venvs) stays out.
+_NOT_SOURCE = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "build", "dist", "tests", "golden",
+                                     "specs", "benchmarks", "docs", "tools", "scripts", "node_modules")
+
+
 def build_wheel(dest: Path) -> str:
-    """Build mlopsc's wheel into dest; returns its file name."""
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(dest), str(source_root())], capture_output=True, text=True)
+    """Build mlopsc's wheel into dest from a copy of its source (setuptools writes egg-info next to
+    the source, which would shadow the installed package's metadata); returns its file name."""
+    with tempfile.TemporaryDirectory(prefix="mlopsc-src-") as tmp:
+        src = Path(tmp) / "mlopsc"
+        shutil.copytree(source_root(), src, ignore=_NOT_SOURCE)
+        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                               "-w", str(dest), str(src)], capture_output=True, text=True)
     wheels = sorted(p.name for p in dest.glob("mlopsc-*.whl"))
     if proc.returncode != 0 or not wheels:
         last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no wheel written"]

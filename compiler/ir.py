@@ -655,7 +655,7 @@ class Project:
     triggers: Triggers | None
     cost: Cost | None
     llm: Llm | None
-    targets: tuple[tuple[str, FrozenDict], ...]
+    targets: Any  # mlopsc.target_settings.TargetsBlock: each `targets.<name>` with its span
     pipelines: tuple[Pipeline, ...] = field(default=())
     span: Span = NO_SPAN
 

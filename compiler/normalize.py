@@ -12,6 +12,7 @@ from typing import Any
 from . import ir
 from .loader import Document, Path
 from .pipelines import build_pipelines
+from .target_settings import from_document as targets_block
 from .units import cpu_cores, cron, duration_seconds, size_bytes
 
 DEFAULT_TRAINING_RESOURCES = {"cpu": 2, "memory": "8Gi"}
@@ -54,7 +55,7 @@ def normalize(doc: Document) -> ir.Project:
         triggers=_triggers(ctx, d.get("triggers")),
         cost=_cost(ctx, d.get("cost")),
         llm=_llm(ctx, d.get("llm")),
-        targets=tuple((k, ir.freeze(v)) for k, v in sorted((d.get("targets") or {}).items())),
+        targets=targets_block(doc),
         span=ctx.span(()),
     )
     return _with_pipelines(project)

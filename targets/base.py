@@ -1,8 +1,11 @@
-"""What every target is: a name, a capability table, a check and a pure compile to files."""
+"""What every target is: a name, a capability table, typed settings, a check, a pure compile to
+files, a submitter and the name of its runtime platform."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
@@ -30,13 +33,31 @@ PARTS = (
 )
 
 
+class SubmitNotSupported(Exception):
+    """`mlopsc submit` for a target that has no submitter; the message says what to do instead."""
+
+
 class Target:
-    """Subclasses override `name`, `summary`, `capabilities`, `unsupported` and `files`."""
+    """One compile target. A target package has the same modules in every target:
+
+    `settings.py` (its typed `targets.<name>` settings), `unsupported.py` (what it cannot express),
+    `target.py` (this class: `files`), `submit.py` (the submitter, or why there is none); and it
+    names its runtime platform class. `compile` parses the settings first, so a missing required
+    setting is a located E703 and no emitter ever sees a `None` or a placeholder.
+    """
 
     name: str = ""
     summary: str = ""
     # part of the lifecycle -> the native mechanism used (shown by `mlopsc targets`)
     capabilities: dict[str, str] = {}
+    # "module:Class" of the step runtime's platform for this target, imported only by the runtime
+    runtime_platform: str = ""
+    # "module:function" of `submit(project, compiled_files, endpoint_url=, dry_run=, region=, out=)`
+    submitter: str = ""
+
+    def settings(self, project: ir.Project) -> tuple[Any, list[Diagnostic]]:
+        """This target's typed settings (None when a required one is missing) and their E703s."""
+        return None, []
 
     def unsupported(self, project: ir.Project) -> list[Diagnostic]:
         """Parts of the spec this target cannot express, located at their spec line."""
@@ -46,10 +67,25 @@ class Target:
         raise NotImplementedError
 
     def compile(self, project: ir.Project) -> tuple[list[OutputFile], list[Diagnostic]]:
-        found = sorted(self.unsupported(project))
-        if any(d.severity == "error" for d in found):
+        _, found = self.settings(project)
+        if not _has_error(found):
+            found = found + self.unsupported(project)
+        found = sorted(found)
+        if _has_error(found):
             return [], found
         return sorted(self.files(project), key=lambda f: f.path), found
+
+    def submit(self, project: ir.Project, compiled_files: dict[str, str], **options: Any) -> list[dict[str, str]]:
+        """Create or update the compiled pipelines on the platform (`options`: endpoint_url, dry_run,
+        region, out). The submitter is imported here only, so compiling never loads a platform SDK."""
+        if not self.submitter:
+            raise SubmitNotSupported(f"target `{self.name}` cannot submit")
+        module, _, function = self.submitter.partition(":")
+        return getattr(import_module(module), function)(project, compiled_files, **options)
+
+
+def _has_error(found: list[Diagnostic]) -> bool:
+    return any(d.severity == "error" for d in found)
 
 
 def cannot_express(target: str, span: ir.Span, what: str, hint: str | None = None,

@@ -34,6 +34,8 @@ def test_without_an_engine_build_writes_the_context_and_says_how_to_build_it(tmp
     assert (ctx / "project" / "churn_local" / "train.py").is_file()
     assert not (ctx / "project" / "churn_local" / "data").exists()  # data comes from storage, not the image
     assert (ctx / "bin" / "train").stat().st_mode & 0o111
+    # the wheel is built from a copy: no egg-info left in the source tree to shadow the installed metadata
+    assert not (ROOT / "mlopsc.egg-info").exists()
 
 
 def test_a_failed_build_keeps_the_previous_context(tmp_path):

@@ -2,7 +2,9 @@
 
     python tools/regen_golden.py
 
-Run from the repository root; tests/test_golden.py compares byte for byte, file names included.
+A target that cannot compile a spec (e.g. E703: the spec has no `targets.<target>` settings it
+needs) gets `golden/<spec>/<target>.errors` instead, the `mlopsc compile` diagnostics text.
+tests/test_golden.py compares both byte for byte, file names included.
 """
 
 from __future__ import annotations
@@ -21,14 +23,28 @@ def golden_specs() -> list[str]:
     return sorted(f for f in os.listdir(spec_dir) if f.endswith(".yaml"))
 
 
-def compile_for_golden(spec: str):
-    """Compile specs/<spec> for every target, with paths as seen from the repository root."""
+def compile_for_golden(spec: str, target: str):
+    """Compile specs/<spec> for one target, with paths as seen from the repository root."""
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        return api.compile_spec(os.path.join("specs", spec), targets.names())
+        return api.compile_spec(os.path.join("specs", spec), [target])
     finally:
         os.chdir(cwd)
+
+
+def golden_files(spec: str) -> dict[str, str]:
+    """Path under golden/<spec>/ -> text: each target's bundle, or `<target>.errors` when it fails."""
+    from mlopsc.diagnostics import render
+
+    found = {}
+    for target in targets.names():
+        result = compile_for_golden(spec, target)
+        if not result.ok:
+            found[f"{target}.errors"] = render(result.diagnostics, "text")
+            continue
+        found.update({f"{target}/{path}": text for path, text in result.bundles[target].items()})
+    return found
 
 
 def invalid_specs() -> list[str]:
@@ -56,15 +72,19 @@ def main() -> int:
     print(f"wrote {len(invalid_specs())} specs/invalid/*.expected")
     golden = os.path.join(ROOT, "golden")
     for spec in golden_specs():
-        result = compile_for_golden(spec)
-        if not result.ok:
-            print("\n".join(d.text() for d in result.diagnostics), file=sys.stderr)
-            return 1
         out = os.path.join(golden, spec.removesuffix(".yaml"))
-        for target in targets.names():  # each target's folder is replaced whole
+        for target in targets.names():  # each target's folder (or .errors file) is replaced whole
             shutil.rmtree(os.path.join(out, target), ignore_errors=True)
-        api.write(result, out)
-        print(f"wrote {os.path.relpath(out, ROOT)}/ ({', '.join(sorted(result.bundles))})")
+            if os.path.exists(os.path.join(out, f"{target}.errors")):
+                os.remove(os.path.join(out, f"{target}.errors"))
+        files = golden_files(spec)
+        for path, text in sorted(files.items()):
+            full = os.path.join(out, *path.split("/"))
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+        written = sorted({p.split("/")[0] for p in files})
+        print(f"wrote {os.path.relpath(out, ROOT)}/ ({', '.join(written)})")
     return 0
 
 

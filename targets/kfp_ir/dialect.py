@@ -31,8 +31,11 @@ class Dialect:
     target_name = "kubeflow"
     retry_backoff = ("30s", 2.0, "3600s")
 
-    def settings(self, project: ir.Project) -> ir.FrozenDict:
-        return project.target_settings(self.settings_key)
+    def settings(self, project: ir.Project) -> Any:
+        """The typed `targets.<settings_key>` settings (Kubeflow's here; Vertex overrides it)."""
+        from mlopsc.targets.kubeflow.settings import settings
+
+        return settings(project)
 
     def default_image(self, project: ir.Project) -> str:
         return f"{project.image.repository or project.name}:latest"

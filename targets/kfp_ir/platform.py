@@ -30,9 +30,9 @@ DEFAULT_GPU_PRODUCTS = {
 GPU_TOLERATION = {"effect": "NoSchedule", "key": GPU_RESOURCE, "operator": "Exists"}
 
 
-def gpu_node_labels(res: ir.Resources, settings: ir.FrozenDict) -> dict[str, str]:
-    overrides = settings.get("node_selectors") or ir.FrozenDict()
-    product = overrides.get(res.gpu_type) or DEFAULT_GPU_PRODUCTS.get(res.gpu_type or "")
+def gpu_node_labels(res: ir.Resources, node_selectors: dict[str, str]) -> dict[str, str]:
+    """`targets.kubeflow.node_selectors` (GPU type -> product label) over the defaults."""
+    product = node_selectors.get(res.gpu_type) or DEFAULT_GPU_PRODUCTS.get(res.gpu_type or "")
     return {GPU_PRODUCT_LABEL: product} if product else {}
 
 
@@ -45,11 +45,12 @@ def secret_as_env(name: str) -> dict[str, Any]:
     }
 
 
-def kubernetes_executor_config(step: ir.Step, project: ir.Project, settings: ir.FrozenDict) -> dict[str, Any]:
+def kubernetes_executor_config(step: ir.Step, project: ir.Project, settings: Any) -> dict[str, Any]:
+    """`settings`: the target's typed settings (`node_selectors` is read)."""
     cfg: dict[str, Any] = {}
     res = step.resources
     if res is not None and res.gpu_count:
-        labels = gpu_node_labels(res, settings)
+        labels = gpu_node_labels(res, settings.node_selectors)
         if labels:
             cfg["nodeSelector"] = {"labels": labels}
         cfg["tolerations"] = [dict(GPU_TOLERATION)]

@@ -34,10 +34,11 @@ from mlopsc.targets.litellm_proxy import (
 )
 
 from .kserve import service_name
+from .settings import settings
 
 
 def _namespace(project: ir.Project) -> str:
-    return project.target_settings("kubeflow").get("namespace") or "default"
+    return settings(project).namespace
 
 
 def _labels(project: ir.Project) -> dict[str, str]:
@@ -106,7 +107,7 @@ def manifests(project: ir.Project) -> list[dict[str, Any]]:
     }
     pod: dict[str, Any] = {"containers": [container],
                            "volumes": [{"configMap": {"name": name(project)}, "name": "config"}]}
-    account = project.target_settings("kubeflow").get("service_account")
+    account = settings(project).service_account
     if account:
         pod["serviceAccountName"] = account
     deployment = {

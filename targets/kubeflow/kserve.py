@@ -16,6 +16,8 @@ from mlopsc import ir
 from mlopsc.targets.kfp_ir.platform import GPU_TOLERATION, gpu_node_labels
 from mlopsc.targets.kfp_ir.resources import GPU_RESOURCE, cpu_quantity, memory_quantity
 
+from .settings import settings
+
 API_VERSION = "serving.kserve.io/v1beta1"
 
 # spec runtime -> (KServe model format, ServingRuntime, protocol)
@@ -71,7 +73,7 @@ def _model(project: ir.Project) -> tuple[dict[str, Any], ir.Resources, ir.Autosc
 
 
 def inference_service(project: ir.Project, env: ir.Environment) -> dict[str, Any]:
-    settings = project.target_settings("kubeflow")
+    s = settings(project)
     model, res, scaling = _model(project)
     model["resources"] = _resources(res)
     predictor: dict[str, Any] = {"maxReplicas": scaling.max_replicas, "minReplicas": scaling.min_replicas}
@@ -85,12 +87,12 @@ def inference_service(project: ir.Project, env: ir.Environment) -> dict[str, Any
     if percent is not None:
         predictor["canaryTrafficPercent"] = percent
     if res.gpu_count:
-        labels = gpu_node_labels(res, settings)
+        labels = gpu_node_labels(res, s.node_selectors)
         if labels:
             predictor["nodeSelector"] = labels
         predictor["tolerations"] = [dict(GPU_TOLERATION)]
-    if settings.get("service_account"):
-        predictor["serviceAccountName"] = settings.get("service_account")
+    if s.service_account:
+        predictor["serviceAccountName"] = s.service_account
     annotations = {"serving.kserve.io/deploymentMode": "Serverless"}
     if env.strategy.type == "blue_green":
         annotations["serving.kserve.io/enable-tag-routing"] = "true"
@@ -102,7 +104,7 @@ def inference_service(project: ir.Project, env: ir.Environment) -> dict[str, Any
             "labels": {"app.kubernetes.io/managed-by": "mlopsc", "app.kubernetes.io/name": project.registry.model,
                        "mlopsc.dev/environment": env.name, "mlopsc.dev/strategy": env.strategy.type},
             "name": service_name(project, env),
-            "namespace": settings.get("namespace") or "default",
+            "namespace": s.namespace,
         },
         "spec": {"predictor": predictor},
     }

@@ -16,6 +16,8 @@ from typing import Any
 from mlopsc import ir
 from mlopsc.targets.kfp_ir import Compiled
 
+from .settings import settings
+
 
 def kfp_cron(cron: str) -> str:
     cron = cron.strip()
@@ -38,7 +40,7 @@ def recurring_run(project: ir.Project, pipeline: ir.Pipeline, compiled: Compiled
         "runtime_config": {"parameters": {}},
         "trigger": {"cron_schedule": {"cron": kfp_cron(pipeline.schedule or "")}},
     }
-    account = project.target_settings("kubeflow").get("service_account")
+    account = settings(project).service_account
     if account:
         body["service_account"] = account
     return body

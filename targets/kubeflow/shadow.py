@@ -27,13 +27,14 @@ from typing import Any
 from mlopsc import ir
 
 from .kserve import inference_service, service_name
+from .settings import settings
 
 ISTIO_API_VERSION = "networking.istio.io/v1"
 PREDICTOR_PORT = 80
 
 
 def namespace(project: ir.Project) -> str:
-    return project.target_settings("kubeflow").get("namespace") or "default"
+    return settings(project).namespace
 
 
 def challenger_name(project: ir.Project, env: ir.Environment) -> str:

@@ -9,7 +9,9 @@ from mlopsc.emit import json_text, yaml_documents, yaml_text
 from mlopsc.targets.base import OutputFile, Target
 from mlopsc.targets.kfp_ir import Dialect, build, render
 
-from . import gateway, kserve, schedule, shadow, unsupported
+from . import gateway, kserve, schedule, shadow
+from .settings import Settings, parse
+from .unsupported import unsupported
 
 
 class KubeflowTarget(Target):
@@ -29,10 +31,15 @@ class KubeflowTarget(Target):
         "schedules": "KFP recurring runs (cron with seconds)",
         "llm serving + gateway": "KServe Hugging Face runtime (vLLM); LiteLLM proxy Deployment + Service",
     }
+    runtime_platform = "mlopsc.runtime.platforms.kubeflow:Platform"
+    submitter = "mlopsc.targets.kubeflow.submit:submit"
     dialect = Dialect()
 
+    def settings(self, project: ir.Project) -> tuple[Settings | None, list[Diagnostic]]:
+        return parse(project)
+
     def unsupported(self, project: ir.Project) -> list[Diagnostic]:
-        return unsupported.diagnostics(project)
+        return unsupported(project)
 
     def files(self, project: ir.Project) -> list[OutputFile]:
         out: list[OutputFile] = []

@@ -13,7 +13,7 @@ from . import gateway as gateway_files
 NAME = "kubeflow"
 
 
-def diagnostics(project: ir.Project) -> list[Diagnostic]:
+def unsupported(project: ir.Project) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     gateway = project.llm.gateway if project.llm else None
     if gateway is not None:

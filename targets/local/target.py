@@ -5,11 +5,13 @@ from __future__ import annotations
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 from mlopsc.emit import json_text, yaml_text
-from mlopsc.targets.base import OutputFile, Target, note
+from mlopsc.targets.base import OutputFile, Target
 
 from .compose import compose
 from .dockerfile import dockerfile
 from .plan import local_plan
+from .settings import Settings, parse, settings
+from .unsupported import unsupported
 
 
 class LocalTarget(Target):
@@ -29,22 +31,17 @@ class LocalTarget(Target):
         "llm serving + gateway": "not run locally without a GPU: the fine-tune step stops with a located message",
     }
 
+    runtime_platform = "mlopsc.runtime.platforms.local:Platform"
+    submitter = "mlopsc.targets.local.submit:submit"
+
+    def settings(self, project: ir.Project) -> tuple[Settings | None, list[Diagnostic]]:
+        return parse(project)
+
     def unsupported(self, project: ir.Project) -> list[Diagnostic]:
-        found = []
-        if project.training and (project.training.resources.gpu_count or project.training.spot):
-            found.append(note(self.name, project.training.resources.span,
-                              "GPU and spot settings are ignored; training runs on this machine's CPU"))
-        if project.llm and project.llm.fine_tune:
-            found.append(note(self.name, project.llm.fine_tune.span,
-                              "LLM fine-tuning runs only with the GPU resources it asks for; "
-                              "the local runner stops at this step on a machine without them"))
-        if project.deployment and project.deployment.serving.autoscaling.max_replicas > 1:
-            found.append(note(self.name, project.deployment.serving.autoscaling.span,
-                              "autoscaling is ignored; one server runs per environment"))
-        return found
+        return unsupported(project)
 
     def files(self, project: ir.Project) -> list[OutputFile]:
-        port = int(project.target_settings("local").get("port", 8080))
+        port = settings(project).port
         docker = dockerfile(project)
         return [
             OutputFile("plan.json", json_text(local_plan(project))),

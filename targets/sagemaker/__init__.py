@@ -3,52 +3,6 @@
 Never imports boto3 or sagemaker: compiling is pure; `submit.py` talks to AWS.
 """
 
-from __future__ import annotations
+from .target import SageMakerTarget
 
-from mlopsc import ir
-from mlopsc.diagnostics import Diagnostic
-from mlopsc.emit import json_text
-
-from ..base import OutputFile, Target
-from . import cloudformation, monitor, pipeline_definition
-from .checks import unsupported
-from .settings import settings
-
-
-class SageMakerTarget(Target):
-    name = "sagemaker"
-    summary = "Amazon SageMaker Pipelines, endpoints with deployment guardrails, Model Monitor"
-    capabilities = {
-        "train pipeline": "pipeline definition JSON: Processing, Training/Tuning, Condition on Std:JsonGet, "
-                          "RegisterModel, Fail",
-        "evaluation gate": "Condition step on Std:JsonGet of the evaluation PropertyFile; Fail step",
-        "failure notification": "not a step (no exit handler): route the pipeline's EventBridge failure event",
-        "resources / spot": "instance types; managed spot training with checkpoints",
-        "secrets": "not compiled in: the step runtime reads `${secret:NAME}` from the environment variable NAME",
-        "approval": "model package PendingManualApproval",
-        "rollout + rollback": "CloudFormation endpoint DeploymentConfig (blue/green CANARY/LINEAR) with "
-                              "AutoRollbackConfiguration alarms",
-        "autoscaling": "Application Auto Scaling target tracking; serverless inference for scale to zero on CPU",
-        "monitoring": "Model Monitor data-quality schedule + data capture; CloudWatch alarms",
-        "schedules": "EventBridge Scheduler schedules that start the pipelines",
-        "llm serving + gateway": "LLM endpoint on GPU instances; the gateway is not deployed (warning)",
-    }
-
-    def unsupported(self, project: ir.Project) -> list[Diagnostic]:
-        return unsupported(project)
-
-    def files(self, project: ir.Project) -> list[OutputFile]:
-        s = settings(project)
-        out = [OutputFile(f"pipelines/{p.name}.json", json_text(pipeline_definition.definition(project, p, s)))
-               for p in project.pipelines]
-        if project.deployment:
-            for env in project.deployment.environments:
-                out.append(OutputFile(f"cloudformation/deploy-{env.name}.json",
-                                      json_text(cloudformation.deploy_template(project, env, s))))
-        template = monitor.monitor_template(project, s)
-        if template is not None:
-            out.append(OutputFile("cloudformation/monitor.json", json_text(template)))
-        template = monitor.schedules_template(project, s)
-        if template is not None:
-            out.append(OutputFile("cloudformation/schedules.json", json_text(template)))
-        return out
+__all__ = ["SageMakerTarget"]

@@ -22,14 +22,14 @@ CHALLENGER = "Challenger"
 SHADOW = "Shadow"
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
     return {"Ref": name}
 
 
 def _model(project: ir.Project, plan: serving.Serving, data_param: str) -> dict[str, Any]:
     return {"Type": "AWS::SageMaker::Model", "Properties": {
-        "ExecutionRoleArn": _ref("ExecutionRoleArn"),
-        "PrimaryContainer": {"Image": _ref("ImageUri"), "ModelDataUrl": _ref(data_param),
+        "ExecutionRoleArn": ref("ExecutionRoleArn"),
+        "PrimaryContainer": {"Image": ref("ImageUri"), "ModelDataUrl": ref(data_param),
                              "Environment": {"MLOPSC_SPEC": project.spec_path, "MLOPSC_SERVING_RUNTIME": plan.runtime}},
         "Tags": [{"Key": "mlopsc:project", "Value": project.name}],
     }}
@@ -52,7 +52,7 @@ def _alarm(description: str, metric: str, variant: str, threshold: float, *, p99
         "AlarmDescription": description,
         "Namespace": "AWS/SageMaker",
         "MetricName": metric,
-        "Dimensions": [{"Name": "EndpointName", "Value": _ref("EndpointName")},
+        "Dimensions": [{"Name": "EndpointName", "Value": ref("EndpointName")},
                        {"Name": "VariantName", "Value": variant}],
         "Period": 60,
         "EvaluationPeriods": 3,
@@ -98,7 +98,7 @@ def _deployment_config(env: ir.Environment, alarms: list[str]) -> dict[str, Any]
         "MaximumExecutionTimeoutInSeconds": min(serving.MAX_EXECUTION, route.timeout_seconds),
     }}
     if alarms:
-        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": _ref(a)} for a in alarms]}
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": ref(a)} for a in alarms]}
     return config
 
 
@@ -117,7 +117,7 @@ def _autoscaling(plan: serving.Serving, variant: str) -> dict[str, dict[str, Any
         out["ScalingPolicy"] = {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
             "PolicyName": "concurrency-per-instance",
             "PolicyType": "TargetTrackingScaling",
-            "ScalingTargetId": _ref("ScalableTarget"),
+            "ScalingTargetId": ref("ScalableTarget"),
             "TargetTrackingScalingPolicyConfiguration": {
                 "TargetValue": float(a.target_concurrency),
                 "PredefinedMetricSpecification": {
@@ -176,7 +176,7 @@ def deploy_template(project: ir.Project, env: ir.Environment, s: Settings) -> di
     alarms = rollback_alarms(env.rollback, watched, f"{project.name} {env.name}")
     resources.update(alarms)
     endpoint: dict[str, Any] = {
-        "EndpointName": _ref("EndpointName"),
+        "EndpointName": ref("EndpointName"),
         "EndpointConfigName": {"Fn::GetAtt": ["EndpointConfig", "EndpointConfigName"]},
         "Tags": [{"Key": "mlopsc:project", "Value": project.name}, {"Key": "mlopsc:environment", "Value": env.name}],
     }

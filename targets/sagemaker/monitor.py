@@ -16,7 +16,7 @@ from mlopsc import ir
 from mlopsc.contract import StepCall
 
 from . import cron, serving
-from .cloudformation import _ref
+from .cloudformation import ref
 from .expressions import logical_id, pipeline_name, resource_name
 from .settings import Settings
 
@@ -39,7 +39,7 @@ def _alarm(description: str, namespace: str, metric: str, dimensions: list[dict[
         "AlarmDescription": description, "Namespace": namespace, "MetricName": metric, "Dimensions": dimensions,
         "Period": 3600 if namespace == DATA_METRICS else 300, "EvaluationPeriods": 1,
         "Threshold": threshold, "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
-        "AlarmActions": [_ref("AlertTopic")],
+        "AlarmActions": [ref("AlertTopic")],
     }
     props["ExtendedStatistic" if p99 else "Statistic"] = "p99" if p99 else ("Maximum" if namespace == DATA_METRICS
                                                                              else "Average")
@@ -51,8 +51,6 @@ def monitor_template(project: ir.Project, s: Settings) -> dict[str, Any] | None:
     env = serving.monitored_environment(project)
     if m is None or env is None or (m.drift is None and m.max_error_rate is None and m.max_p99_latency_ms is None):
         return None
-    endpoint_dims = [{"Name": "EndpointName", "Value": _ref("EndpointName")},
-                     {"Name": "VariantName", "Value": "AllTraffic"}]
     params: dict[str, Any] = {
         "EndpointName": {"Type": "String", "Default": serving.endpoint_name(project, env)},
         "ImageUri": {"Type": "String", "Description": "image that runs the monitoring job (tag or digest)"},
@@ -63,58 +61,76 @@ def monitor_template(project: ir.Project, s: Settings) -> dict[str, Any] | None:
         "Subscription": [{"Protocol": "email", "Endpoint": a.removeprefix("email:")}
                          for a in m.alerts if a.startswith("email:")],
     }}}
-    if m.max_error_rate is not None:
-        resources["ErrorRateAlarm"] = _alarm(f"{project.name}: 5xx error rate above {m.max_error_rate:g}",
-                                             "AWS/SageMaker", "Invocation5XXErrors", endpoint_dims, m.max_error_rate)
-    if m.max_p99_latency_ms is not None:
-        resources["LatencyAlarm"] = _alarm(f"{project.name}: p99 model latency above {m.max_p99_latency_ms:g} ms",
-                                           "AWS/SageMaker", "ModelLatency", endpoint_dims,
-                                           m.max_p99_latency_ms * 1000, p99=True)
+    resources.update(_slo_alarms(project, m))
     if m.drift is not None:
-        d = m.drift
-        job = resource_name(project.name, "data-quality")
-        schedule = resource_name(project.name, "drift")
-        resources["DataQualityJobDefinition"] = {"Type": "AWS::SageMaker::DataQualityJobDefinition", "Properties": {
-            "JobDefinitionName": job,
-            "DataQualityAppSpecification": {
-                "ImageUri": _ref("ImageUri"),
-                "ContainerEntrypoint": _drift_command(project, d),
-                "Environment": {"MLOPSC_TARGET": "sagemaker", "publish_cloudwatch_metrics": "Enabled"},
-            },
-            "DataQualityJobInput": {"EndpointInput": {"EndpointName": _ref("EndpointName"), "LocalPath": CAPTURED,
-                                                      "S3InputMode": "File",
-                                                      "S3DataDistributionType": "FullyReplicated"}},
-            "DataQualityJobOutputConfig": {"MonitoringOutputs": [{"S3Output": {
-                "S3Uri": s.s3(project.name, "monitoring", "drift"), "LocalPath": RESULTS,
-                "S3UploadMode": "EndOfJob"}}]},
-            "JobResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
-                                               "VolumeSizeInGB": 30}},
-            "RoleArn": _ref("RoleArn"),
-            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        }}
-        resources["DriftSchedule"] = {"Type": "AWS::SageMaker::MonitoringSchedule", "Properties": {
-            "MonitoringScheduleName": schedule,
-            "MonitoringScheduleConfig": {
-                "MonitoringJobDefinitionName": {"Fn::GetAtt": ["DataQualityJobDefinition", "JobDefinitionName"]},
-                "MonitoringType": "DataQuality",
-                "ScheduleConfig": {"ScheduleExpression": cron.monitoring_cron(m.schedule)},
-            },
-        }}
-        for feature in d.features:
-            resources[logical_id("drift", feature, "alarm")] = _alarm(
-                f"{project.name}: {d.method} drift of {feature} above {d.threshold:g}", DATA_METRICS,
-                f"feature_baseline_drift_{feature}",
-                [{"Name": "Endpoint", "Value": _ref("EndpointName")},
-                 {"Name": "MonitoringSchedule", "Value": schedule}], d.threshold)
-        if d.features:
-            resources[logical_id("drift", d.features[0], "alarm")].setdefault("DependsOn", "DriftSchedule")
+        resources.update(_drift_resources(project, m, m.drift, s))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"mlopsc: {project.name} monitoring of `{env.name}`; generated from {project.spec_path}, "
                        "do not edit",
         "Parameters": params,
         "Resources": resources,
-        "Outputs": {"AlertTopicArn": {"Value": _ref("AlertTopic")}},
+        "Outputs": {"AlertTopicArn": {"Value": ref("AlertTopic")}},
+    }
+
+
+def _slo_alarms(project: ir.Project, m: ir.Monitoring) -> dict[str, Any]:
+    """CloudWatch alarms on the endpoint's infrastructure SLOs (error rate, p99 latency)."""
+    endpoint_dims = [{"Name": "EndpointName", "Value": ref("EndpointName")},
+                     {"Name": "VariantName", "Value": "AllTraffic"}]
+    found: dict[str, Any] = {}
+    if m.max_error_rate is not None:
+        found["ErrorRateAlarm"] = _alarm(f"{project.name}: 5xx error rate above {m.max_error_rate:g}",
+                                         "AWS/SageMaker", "Invocation5XXErrors", endpoint_dims, m.max_error_rate)
+    if m.max_p99_latency_ms is not None:
+        found["LatencyAlarm"] = _alarm(f"{project.name}: p99 model latency above {m.max_p99_latency_ms:g} ms",
+                                       "AWS/SageMaker", "ModelLatency", endpoint_dims,
+                                       m.max_p99_latency_ms * 1000, p99=True)
+    return found
+
+
+def _drift_resources(project: ir.Project, m: ir.Monitoring, d: ir.Drift, s: Settings) -> dict[str, Any]:
+    """The data-quality job definition, its monitoring schedule and one alarm per drifted feature."""
+    schedule = resource_name(project.name, "drift")
+    found: dict[str, Any] = {"DataQualityJobDefinition": {
+        "Type": "AWS::SageMaker::DataQualityJobDefinition", "Properties": _data_quality_job(project, d, s)}}
+    found["DriftSchedule"] = {"Type": "AWS::SageMaker::MonitoringSchedule", "Properties": {
+        "MonitoringScheduleName": schedule,
+        "MonitoringScheduleConfig": {
+            "MonitoringJobDefinitionName": {"Fn::GetAtt": ["DataQualityJobDefinition", "JobDefinitionName"]},
+            "MonitoringType": "DataQuality",
+            "ScheduleConfig": {"ScheduleExpression": cron.monitoring_cron(m.schedule)},
+        },
+    }}
+    for feature in d.features:
+        found[logical_id("drift", feature, "alarm")] = _alarm(
+            f"{project.name}: {d.method} drift of {feature} above {d.threshold:g}", DATA_METRICS,
+            f"feature_baseline_drift_{feature}",
+            [{"Name": "Endpoint", "Value": ref("EndpointName")},
+             {"Name": "MonitoringSchedule", "Value": schedule}], d.threshold)
+    if d.features:
+        found[logical_id("drift", d.features[0], "alarm")].setdefault("DependsOn", "DriftSchedule")
+    return found
+
+
+def _data_quality_job(project: ir.Project, d: ir.Drift, s: Settings) -> dict[str, Any]:
+    return {
+        "JobDefinitionName": resource_name(project.name, "data-quality"),
+        "DataQualityAppSpecification": {
+            "ImageUri": ref("ImageUri"),
+            "ContainerEntrypoint": _drift_command(project, d),
+            "Environment": {"MLOPSC_TARGET": "sagemaker", "publish_cloudwatch_metrics": "Enabled"},
+        },
+        "DataQualityJobInput": {"EndpointInput": {"EndpointName": ref("EndpointName"), "LocalPath": CAPTURED,
+                                                  "S3InputMode": "File",
+                                                  "S3DataDistributionType": "FullyReplicated"}},
+        "DataQualityJobOutputConfig": {"MonitoringOutputs": [{"S3Output": {
+            "S3Uri": s.s3(project.name, "monitoring", "drift"), "LocalPath": RESULTS,
+            "S3UploadMode": "EndOfJob"}}]},
+        "JobResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                                           "VolumeSizeInGB": 30}},
+        "RoleArn": ref("RoleArn"),
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
     }
 
 
@@ -132,9 +148,9 @@ def schedules_template(project: ir.Project, s: Settings) -> dict[str, Any] | Non
             "Target": {
                 "Arn": {"Fn::Sub": f"arn:${{AWS::Partition}}:sagemaker:${{AWS::Region}}:${{AWS::AccountId}}:"
                                    f"pipeline/{name}"},
-                "RoleArn": _ref("SchedulerRoleArn"),
+                "RoleArn": ref("SchedulerRoleArn"),
                 "SageMakerPipelineParameters": {"PipelineParameterList": [
-                    {"Name": "image", "Value": _ref("ImageUri")}]},
+                    {"Name": "image", "Value": ref("ImageUri")}]},
             },
         }}
     if not resources:

@@ -1,28 +1,37 @@
-"""`targets.sagemaker` settings as the compiler needs them (the schema makes region/role/bucket required)."""
+"""`targets.sagemaker` as the compiler needs it: the one place this target reads its settings.
+
+region, role and bucket are required (as in the schema): there is no safe default for an IAM
+role or a bucket, so compiling or submitting without them is E703, never a placeholder ARN.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mlopsc import ir
+from mlopsc.diagnostics import Diagnostic
+from mlopsc.target_settings import parse_settings, require_settings
+
+NAME = "sagemaker"
 
 
 @dataclass(frozen=True)
 class Settings:
     region: str
     role: str
-    bucket: str  # s3://bucket[/prefix], no trailing slash
-    instance_types: dict[str, str]
+    bucket: str  # s3://bucket[/prefix]; stored without a trailing slash
+    instance_types: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bucket", self.bucket.rstrip("/"))
 
     def s3(self, *parts: str) -> str:
         return "/".join([self.bucket, *[p.strip("/") for p in parts if p]])
 
 
+def parse(project: ir.Project) -> tuple[Settings | None, list[Diagnostic]]:
+    return parse_settings(project, NAME, Settings)
+
+
 def settings(project: ir.Project) -> Settings:
-    raw = ir.thaw(project.target_settings("sagemaker")) or {}
-    return Settings(
-        region=raw.get("region", "us-east-1"),
-        role=raw.get("role", "arn:aws:iam::000000000000:role/mlopsc-undefined"),
-        bucket=(raw.get("bucket") or f"s3://{project.name}-artifacts").rstrip("/"),
-        instance_types=dict(raw.get("instance_types") or {}),
-    )
+    return require_settings(project, NAME, Settings)

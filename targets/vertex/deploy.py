@@ -41,6 +41,7 @@ from mlopsc.pipelines import LIGHT
 from mlopsc.targets.kfp_ir import Compiled
 
 from . import gcpc, machines
+from .settings import settings
 
 STRUCT = {"parameterType": "STRUCT"}
 # the shared builder threads the step image into every task; GCPC tasks run GCPC's image
@@ -97,7 +98,7 @@ def request_logging(project: ir.Project, env: ir.Environment) -> dict[str, Any] 
     """
     if env.strategy.type != "shadow":
         return None
-    gcp_project = project.target_settings("vertex").get("project") or project.name
+    gcp_project = settings(project).project
     return {"bigqueryDestination": {"outputUri": f"bq://{gcp_project}"}, "enabled": True,
             "samplingRate": env.strategy.sample if env.strategy.sample is not None else 1.0}
 

@@ -20,6 +20,7 @@ from mlopsc.targets.kfp_ir.resources import container_resources
 from mlopsc.targets.kfp_ir.secrets import env_var, k8s_secret_name, secrets_for_step
 
 from . import machines
+from .settings import Settings, settings
 
 SECRET_ENV_PREFIX = "MLOPSC_SECRET_"
 # step kind -> `targets.vertex.machine_types` key
@@ -27,7 +28,7 @@ MACHINE_TYPE_KEYS = {"training": "training", "tuning": "training", "processing":
 
 
 def gcp_project(project: ir.Project) -> str:
-    return project.target_settings("vertex").get("project") or project.name
+    return settings(project).project
 
 
 def secret_id(name: str) -> str:
@@ -46,6 +47,9 @@ class VertexDialect(Dialect):
     settings_key = "vertex"
     target_name = "vertex"
 
+    def settings(self, project: ir.Project) -> Settings:
+        return settings(project)
+
     def accelerator_type(self, res: ir.Resources) -> str | None:
         return machines.accelerator(res)
 
@@ -56,7 +60,7 @@ class VertexDialect(Dialect):
         """The step's resources, reshaped to `targets.vertex.machine_types` when one is set."""
         res = step.resources
         key = MACHINE_TYPE_KEYS.get(step.kind)
-        override = (self.settings(project).get("machine_types") or ir.FrozenDict()).get(key) if key else None
+        override = self.settings(project).machine_types.get(key) if key else None
         if res is None or override not in machines.KNOWN:
             return res
         return machines.shaped_like(machines.KNOWN[override], res)

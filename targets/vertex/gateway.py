@@ -40,6 +40,7 @@ from mlopsc.targets.litellm_proxy import CONFIG_DIR, PORT, PROXY_ENV, name
 from .deploy import endpoint_id
 from .dialect import gcp_project, secret_id
 from .jobs import gcp_labels
+from .settings import settings
 
 SECRET_VERSION = "latest"
 CONFIG_FILE = "gateway/config.yaml"
@@ -47,7 +48,7 @@ SERVICE_FILE = "gateway/cloudrun-service.yaml"
 
 
 def region(project: ir.Project) -> str:
-    return project.target_settings("vertex").get("region") or "us-central1"
+    return settings(project).region
 
 
 def proxy_secret(project: ir.Project, var: str) -> str:
@@ -116,7 +117,7 @@ def service(project: ir.Project, config_text: str) -> dict[str, Any]:
         "volumes": [{"name": "config", "secret": {"items": [{"key": SECRET_VERSION, "path": filename}],
                                                   "secretName": config_secret(project)}}],
     }
-    account = project.target_settings("vertex").get("service_account")
+    account = settings(project).service_account
     if account:
         spec["serviceAccountName"] = account
     annotations = {"autoscaling.knative.dev/minScale": "1",

@@ -20,6 +20,8 @@ from typing import Any
 from mlopsc import ir
 from mlopsc.targets.kfp_ir import Compiled
 
+from .settings import settings
+
 _LABEL = re.compile(r"[^a-z0-9_-]")
 
 
@@ -34,10 +36,6 @@ def gcp_labels(project: ir.Project, extra: dict[str, str] | None = None) -> dict
     return dict(sorted(found.items()))
 
 
-def settings(project: ir.Project) -> ir.FrozenDict:
-    return project.target_settings("vertex")
-
-
 def runtime_config(project: ir.Project, pipeline: ir.Pipeline, compiled: Compiled) -> dict[str, Any]:
     s = settings(project)
     config: dict[str, Any] = {
@@ -45,14 +43,14 @@ def runtime_config(project: ir.Project, pipeline: ir.Pipeline, compiled: Compile
         "enable_caching": None,
         "failure_policy": "fast",
         "labels": gcp_labels(project, {"mlopsc-pipeline": pipeline.name}),
-        "location": s.get("region"),
+        "location": s.region,
         "parameter_values": {p.name: p.default for p in pipeline.params},
-        "pipeline_root": s.get("pipeline_root"),
-        "project": s.get("project"),
+        "pipeline_root": s.pipeline_root,
+        "project": s.project,
         "template_path": f"pipelines/{pipeline.name}.yaml",
     }
-    if s.get("service_account"):
-        config["service_account"] = s.get("service_account")
+    if s.service_account:
+        config["service_account"] = s.service_account
     return config
 
 

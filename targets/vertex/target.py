@@ -10,12 +10,15 @@ service `gateway/cloudrun-service.yaml` (`gateway`).
 from __future__ import annotations
 
 from mlopsc import ir
+from mlopsc.diagnostics import Diagnostic
 from mlopsc.emit import json_text
 from mlopsc.targets.base import OutputFile, Target
 from mlopsc.targets.kfp_ir import Compiled, build, render
 
-from . import deploy, gateway, jobs, unsupported
+from . import deploy, gateway, jobs
 from .dialect import VertexDialect
+from .settings import Settings, parse, settings
+from .unsupported import unsupported
 
 
 class VertexTarget(Target):
@@ -36,12 +39,19 @@ class VertexTarget(Target):
         "llm serving + gateway": "vLLM model on a Vertex endpoint (id chosen by mlopsc); LiteLLM proxy "
                                  "as a Cloud Run service",
     }
+    runtime_platform = "mlopsc.runtime.platforms.vertex:Platform"
+    submitter = "mlopsc.targets.vertex.submit:submit"
     dialect = VertexDialect()
-    unsupported = staticmethod(unsupported.diagnostics)
+
+    def settings(self, project: ir.Project) -> tuple[Settings | None, list[Diagnostic]]:
+        return parse(project)
+
+    def unsupported(self, project: ir.Project) -> list[Diagnostic]:
+        return unsupported(project)
 
     def compiled(self, project: ir.Project) -> list[tuple[ir.Pipeline, Compiled]]:
         """Every Vertex pipeline built by the shared builder, GCPC steps given their specs."""
-        region = jobs.settings(project).get("region") or "us-central1"
+        region = settings(project).region
         found = []
         for pipeline in project.pipelines:
             if pipeline.name == "deploy":

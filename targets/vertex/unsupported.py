@@ -10,11 +10,12 @@ from mlopsc.targets.base import cannot_express, note
 from . import gateway as gateway_files
 from . import machines
 from .dialect import MACHINE_TYPE_KEYS
+from .settings import settings
 
 NAME = "vertex"
 
 
-def diagnostics(project: ir.Project) -> list[Diagnostic]:
+def unsupported(project: ir.Project) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     found += _resources(project)
     found += _deployment(project)
@@ -52,7 +53,7 @@ def _resources(project: ir.Project) -> list[Diagnostic]:
             found.append(cannot_express(
                 NAME, res.span, f"GPU type `{res.gpu_type}`: Google Cloud does not offer it",
                 f"use one of {', '.join(k for k, v in machines.ACCELERATORS.items() if v)}"))
-    overrides = project.target_settings(NAME).get("machine_types") or ir.FrozenDict()
+    overrides = settings(project).machine_types
     for key in sorted(set(MACHINE_TYPE_KEYS.values())):
         name = overrides.get(key)
         if name and name not in machines.KNOWN:

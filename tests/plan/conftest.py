@@ -13,6 +13,8 @@ def fake_targets(monkeypatch):
     """Only the test target is registered: plans compare its output, which these tests own."""
     from mlopsc import targets
 
-    monkeypatch.setattr(targets, "_REGISTRY", {"fake": "fake_target:FakeTarget"})
+    only = {"fake": "fake_target:FakeTarget"}
+    monkeypatch.setattr(targets, "BUILTIN", only)
+    monkeypatch.setattr(targets, "registered", lambda: only)
     return ["fake"]
 

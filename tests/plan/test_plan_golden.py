@@ -33,8 +33,9 @@ def make_plan():
     from mlopsc import targets
     from mlopsc.plan import build_plan
 
-    saved = targets._REGISTRY
-    targets._REGISTRY = {"fake": "fake_target:FakeTarget"}
+    only = {"fake": "fake_target:FakeTarget"}
+    saved = targets.BUILTIN, targets.registered
+    targets.BUILTIN, targets.registered = only, lambda: only
     try:
         base = fixture_text("churn.yaml")
         new = base
@@ -44,7 +45,7 @@ def make_plan():
         return build_plan(new.encode(), "specs/churn.yaml", base.encode(), "specs/churn.yaml@1a2b3c4",
                           "main (merge base 1a2b3c4)", targets.names())
     finally:
-        targets._REGISTRY = saved
+        targets.BUILTIN, targets.registered = saved
 
 
 def rendered() -> dict[str, str]:

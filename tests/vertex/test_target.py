@@ -160,8 +160,8 @@ def test_machine_type_override_reshapes_steps(projects, vertex):
     import dataclasses
 
     project = projects["churn"]
-    targets = tuple((n, s) if n != "vertex" else (n, ir.freeze({**ir.thaw(s), "machine_types": {
-        "training": "n1-highmem-16", "processing": "e2-standard-8"}})) for n, s in project.targets)
+    targets = project.targets.with_values("vertex", {**ir.thaw(project.target_settings("vertex")), "machine_types": {
+        "training": "n1-highmem-16", "processing": "e2-standard-8"}})
     changed = dataclasses.replace(project, targets=targets)
     execs = {p.name: c.spec["deploymentSpec"]["executors"] for p, c in vertex.compiled(changed)}
     train = execs["train"]["exec-train"]["container"]["resources"]

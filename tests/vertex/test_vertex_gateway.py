@@ -236,7 +236,7 @@ def test_gateway_w702_names_what_must_exist_as_kubeflow_does(sa, vertex):
     span = sa.llm.gateway.span
     (found,) = [d for d in vertex.unsupported(sa) if (d.line, d.col) == (span.line, span.col)]
     assert found.code == "W702" and found.severity == "warning"
-    (kf,) = [d for d in kubeflow_unsupported.diagnostics(sa) if (d.line, d.col) == (span.line, span.col)]
+    (kf,) = [d for d in kubeflow_unsupported.unsupported(sa) if (d.line, d.col) == (span.line, span.col)]
     needs = ", ".join(litellm_proxy.needs(sa.llm.gateway))
     assert f"the LiteLLM gateway reads {needs} from the Secret " in kf.message
     assert f"the LiteLLM gateway reads {needs} from the Secret Manager secrets " in found.message

@@ -1,0 +1,27 @@
+"""`targets.kubeflow` as the compiler needs it: the one place this target reads its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlopsc import ir
+from mlopsc.diagnostics import Diagnostic
+from mlopsc.target_settings import parse_settings, require_settings
+
+NAME = "kubeflow"
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespace: str = "default"
+    serving: str = "kserve"
+    node_selectors: dict[str, str] = field(default_factory=dict)  # GPU type -> node label value
+    service_account: str | None = None
+
+
+def parse(project: ir.Project) -> tuple[Settings | None, list[Diagnostic]]:
+    return parse_settings(project, NAME, Settings)
+
+
+def settings(project: ir.Project) -> Settings:
+    return require_settings(project, NAME, Settings)
