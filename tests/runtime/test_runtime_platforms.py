@@ -144,7 +144,8 @@ def test_kubeflow_approval_is_the_registry_alias_a_person_sets(project, tmp_path
     from mlopsc.runtime.steps import run_step
     from mlopsc.runtime.tracking import Tracker
 
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # set through monkeypatch, so it is undone: MLflow's set_tracking_uri exports the variable
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", embedded_tracking_uri(tmp_path))
     monkeypatch.setenv("MLOPSC_TARGET", "kubeflow")
     monkeypatch.setenv("MLOPSC_APPROVE", "1")  # a local run's switch: it does not count here
     tracker = Tracker(tmp_path, experiment=project.tracking.experiment)
