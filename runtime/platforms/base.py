@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from mlopsc import ir
 from mlopsc.runtime.platforms import alerts
-from mlopsc.runtime.platforms.storage import LocalStorage
+from mlopsc.runtime.platforms.storage import LocalStorage, Storage
 from mlopsc.runtime.platforms.tracking_store import resolve_tracking_uri
 from mlopsc.runtime.steps import StepContext, StepFailed
 
@@ -36,7 +36,7 @@ class Platform(ABC):
     """One target's run-time behaviour; subclasses override what differs."""
 
     name: ClassVar[str] = ""
-    storage: ClassVar[LocalStorage] = LocalStorage()
+    storage: ClassVar[Storage] = LocalStorage()
 
     # -- the tracking store
 

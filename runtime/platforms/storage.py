@@ -5,10 +5,20 @@ steps that read through `platform.storage` follow without change."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlopsc import ir
 from mlopsc.runtime.steps import StepFailed, read_json, write_json
+
+
+class Storage(Protocol):
+    """What the steps read and write through a platform; a remote store implements the same."""
+
+    def resolve(self, uri: str, base: Path) -> Path: ...
+    def read_dataset(self, ds: ir.Dataset, spec_dir: Path) -> Any: ...
+    def read_table(self, path: Path) -> Any: ...
+    def read_json(self, path: Path) -> Any: ...
+    def write_json(self, path: Path, value: Any) -> None: ...
 
 
 class LocalStorage:
