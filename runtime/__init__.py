@@ -6,16 +6,18 @@ module imports what it needs (pandas, numpy, scipy, torch, mlflow) itself:
 - `datacheck`: validate a DataFrame against a dataset's declared schema and checks.
 - `drift`: per-feature drift (PSI, KS, Wasserstein, chi-squared) with JSON and HTML reports.
 - `serving`: an HTTP model server with `/predict`, `/health` and Prometheus `/metrics`.
-- `router`: a champion/challenger traffic router and the rollout controller (canary, blue/green,
-  shadow, A/B) with automatic rollback.
+- `router`: a champion/challenger traffic router; `rollout`: the rollout controller it drives
+  (canary, blue/green, shadow, A/B) with automatic rollback.
 - `traffic`: smoke test, paced load test, and driving a rollout with replayed requests.
 - `tracking`: MLflow runs, models, lineage tags, registry versions, aliases and approval.
 - `evaluate`: model metrics (with slices and p95 latency) and the evaluation gate.
 - `metrics`: classification metrics in numpy (auc, f1, ...).
 - `steps`: the step actions behind `mlopsc step <action>` (validate, features, train with
   sweeps, evaluate, register, fail, drift, fine_tune) and their on-disk output conventions.
-- `deploy`: approve, deploy / rollout (local server processes, canary with rollback), smoke
-  and load tests.
+- `deploy`: the approve, deploy / rollout, smoke and load test actions; each asks its platform.
+- `platforms`: what differs per target at run time (tracking store, data, deploy and rollout,
+  calling an endpoint, approval, alerts): `platforms.current(ctx)` is the step's `Platform`
+  (`local`, `sagemaker`, `kubeflow`, `vertex`).
 - `monitoring`: monitor_infra, performance, llm_quality, eval_suite, act, notify.
 - `sweep`: the trials a sweep strategy proposes (grid, random; bayesian falls back to random).
 - `stepio`, `stepmain`: the step contract's references (`PATH#KEY`, KFP ExecutorOutput,

@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         _serve(server, a.ready)
         return
     from mlopsc import ir
-    from mlopsc.runtime.router import Rollout, Router
+    from mlopsc.runtime.rollout import Rollout
+    from mlopsc.runtime.router import Router
 
     rollout = None
     if a.rollout:

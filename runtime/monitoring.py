@@ -4,9 +4,10 @@ and the reactions: act (alert / retrain / rollback) and notify.
 Every check writes `report` (JSON) and `violated` (boolean) like the drift step. Data for a
 check comes from `--arg data=FILE` (what `mlopsc monitor --data` passes) or the spec.
 
-Alert channels: `webhook:<url>` channels get an HTTP POST of the JSON message; `slack:`,
-`email:` and other channels are printed (a local run has no credentials for them; the cloud
-targets route them through their own notification services).
+Data files, the tracking store and alerts go through the step's platform (`platforms.current`):
+today every platform reads local files, and sends alerts as `platforms.alerts` describes
+(`webhook:<url>` channels get an HTTP POST of the JSON message; `slack:`, `email:` and other
+channels are printed).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlopsc.runtime import localserve
-from mlopsc.runtime.steps import StepContext, StepFailed, _tracker, read_json, resolve_uri, write_json
+from mlopsc.runtime import localserve, platforms
+from mlopsc.runtime.platforms.alerts import send_alerts  # noqa: F401 (its public name here, for callers)
+from mlopsc.runtime.steps import StepContext, StepFailed, read_json, write_json
 
 
 def _finish(ctx: StepContext, report: dict) -> dict:
@@ -31,18 +33,15 @@ def _finish(ctx: StepContext, report: dict) -> dict:
 
 
 def _current_data(ctx: StepContext, fallback: str | None = None):
-    from mlopsc.runtime.datafiles import read
-
+    storage = platforms.current(ctx).storage
     ref = ctx.args.get("data") or ctx.inputs.get("current")
     if ref:
         path = Path(ref) if Path(ref).is_absolute() else ctx.root / ref
     elif fallback:
-        path = resolve_uri(fallback, ctx.spec_dir)
+        path = storage.resolve(fallback, ctx.spec_dir)
     else:
         raise StepFailed(f"{ctx.args.get('step', 'this check')}: no data to check: pass --data FILE")
-    if not path.exists():
-        raise StepFailed(f"data file {path} does not exist")
-    return read(path)
+    return storage.read_table(path)
 
 
 # ---------------------------------------------------------------- infrastructure
@@ -120,7 +119,7 @@ def performance(ctx: StepContext) -> dict:
     label = project.data.label
     if label not in df.columns:
         raise StepFailed(f"the data has no label column {label!r}: performance needs fresh labels")
-    tracker = _tracker(ctx)
+    tracker = platforms.current(ctx).tracker(ctx)
     alias = ctx.args.get("environment", "production")
     if tracker.version_for_alias(project.registry.model, alias) is None:
         raise StepFailed(f"no model serves {alias}: nothing to measure")
@@ -221,25 +220,6 @@ def _ask(url: str, payload: Any) -> Any:
 # ---------------------------------------------------------------- reactions
 
 
-def send_alerts(channels: list[str], message: dict, log=print) -> list[dict]:
-    from mlopsc.runtime.httpbase import Upstream
-
-    sent = []
-    for channel in channels:
-        kind, _, where = channel.partition(":")
-        if kind == "webhook":
-            try:
-                status, _ = Upstream(timeout=10).post_json(where, message)
-                sent.append({"channel": channel, "status": status, "delivered": 200 <= status < 300})
-            except OSError as e:
-                sent.append({"channel": channel, "delivered": False, "error": str(e)})
-            log(f"alert -> {channel}: {'delivered' if sent[-1]['delivered'] else 'NOT delivered'}")
-        else:
-            log(f"alert -> {channel} (printed; a local run does not send {kind} messages): {message['text']}")
-            sent.append({"channel": channel, "delivered": False, "printed": True})
-    return sent
-
-
 def act(ctx: StepContext) -> dict:
     violated = sorted(k[: -len("_violated")] for k, v in ctx.inputs.items()
                       if k.endswith("_violated") and _truthy(v))
@@ -252,15 +232,15 @@ def act(ctx: StepContext) -> dict:
     done = []
     text = f"{project.name}: monitoring violations: {', '.join(violated)}"
     if "alert" in actions:
-        done.append({"action": "alert", "sent": send_alerts(channels, {"text": text, "violations": violated},
-                                                             ctx.log)})
+        sent = platforms.current(ctx).send_alerts(channels, {"text": text, "violations": violated}, ctx.log)
+        done.append({"action": "alert", "sent": sent})
     if "retrain" in actions:
         trigger = ctx.root / ".mlopsc" / "triggers" / "retrain.json"
         write_json(trigger, {"reason": violated})
         ctx.log(f"retrain requested ({trigger}); run `mlopsc run {project.spec_path} --pipeline train`")
         done.append({"action": "retrain", "trigger": str(trigger)})
     if "rollback" in actions:
-        tracker = _tracker(ctx)
+        tracker = platforms.current(ctx).tracker(ctx)
         model = project.registry.model
         prev = tracker.version_for_alias(model, "previous-production")
         if prev is None:
@@ -300,4 +280,5 @@ def notify(ctx: StepContext) -> dict:
     error = (status.get("error") or {}).get("message") if isinstance(status, dict) else None
     text = f"{ctx.project.name}: the {pipeline} pipeline failed" + (f" ({state})" if state else "") + \
         (f": {error}" if error else "")
-    return {"sent": send_alerts(channels, {"text": text, "pipeline": pipeline, "status": status}, ctx.log)}
+    message = {"text": text, "pipeline": pipeline, "status": status}
+    return {"sent": platforms.current(ctx).send_alerts(channels, message, ctx.log)}

@@ -37,13 +37,12 @@ def serve(spec: str, environment: str, *, host: str = "127.0.0.1", port: int = 8
     if environment not in envs:
         err(f"error: the spec has no deployment environment {environment!r} (environments: {', '.join(envs)})")
         return 2
-    from mlopsc.runtime.runner import _spec_tracking_uri
+    from mlopsc.runtime.platforms.tracking_store import resolve_tracking_uri
     from mlopsc.runtime.serving import ModelServer
     from mlopsc.runtime.tracking import Tracker
 
     root = Path(workdir or os.getcwd()).resolve()
-    tracker = Tracker(root, project.tracking.experiment, tracking_uri=tracking_uri or _spec_tracking_uri(project)
-                      or os.environ.get("MLFLOW_TRACKING_URI"))
+    tracker = Tracker(root, project.tracking.experiment, tracking_uri=resolve_tracking_uri(tracking_uri, project))
     model = project.registry.model
     version = tracker.version_for_alias(model, environment)
     if version is None:

@@ -41,7 +41,10 @@ STATE_DIR = ".mlopsc"
 
 
 def default_tracking_uri(workdir: str | os.PathLike = ".") -> str:
-    return "sqlite:///" + str((Path(workdir) / STATE_DIR / "mlflow.db").resolve())
+    """The embedded store (one definition, in `platforms.tracking_store`)."""
+    from mlopsc.runtime.platforms.tracking_store import embedded_tracking_uri
+
+    return embedded_tracking_uri(workdir)
 
 
 def default_artifact_root(workdir: str | os.PathLike = ".") -> str:

@@ -5,7 +5,7 @@
 - `load_test(url, instances, rps, duration_s, max_p95_ms)`: paced requests from a few client
   threads; reports p50/p95/p99 latency (ms), error rate and achieved rps; `passed` when the p95
   is within `max_p95_ms` and nothing failed. `paced` is that loop for any transport (the SageMaker
-  load test sends through `invoke_endpoint`, see `cloud_sagemaker`).
+  load test sends through `invoke_endpoint`, see `platforms.sagemaker`).
 - `drive_rollout(router, instances)`: replay instances through the router until its rollout
   decides (promoted, rolled back, completed) or `max_requests` is reached.
 """

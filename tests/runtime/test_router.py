@@ -5,7 +5,8 @@ import urllib.request
 import pytest
 from mlopsc import ir
 from mlopsc.runtime.httpbase import Upstream
-from mlopsc.runtime.router import Rollout, Router, derive_window, p99
+from mlopsc.runtime.rollout import Rollout, derive_window, p99
+from mlopsc.runtime.router import Router
 from mlopsc.runtime.serving import ModelServer
 
 

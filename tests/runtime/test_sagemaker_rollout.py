@@ -244,7 +244,7 @@ def test_missing_template_and_empty_registry_fail_clearly(moto_url, project):
 def test_rollback_message_names_the_first_failure_and_the_alarms():
     """Not against a server (moto never rolls back): events shaped like DescribeStackEvents',
     newest first, for an update that the endpoint's AutoRollbackConfiguration undid."""
-    from mlopsc.runtime.cloud_sagemaker import failure_reasons, outcome_message
+    from mlopsc.runtime.platforms.sagemaker_stack import failure_reasons, outcome_message
 
     stack = "churn-classifier-production"
 

@@ -1,0 +1,196 @@
+"""SageMaker at run time: the deploy pipeline's approve, deploy / rollout and endpoint tests.
+
+`mlopsc step deploy|rollout` on SageMaker (the compiled deploy pipeline sets
+`MLOPSC_TARGET=sagemaker`, `MLOPSC_SAGEMAKER_STACK` and `MLOPSC_SAGEMAKER_TEMPLATE`; the work is
+in `sagemaker_stack`):
+
+1. resolves the model version in the SageMaker model registry: the model package group is the
+   registry model's resource name; `latest` (or empty) is the newest package that is `Approved`
+   when the environment requires approval, else the newest that is not `Rejected` (staging tests
+   the candidate before anyone approves it); a number is that `ModelPackageVersion`; an ARN is
+   that package. An environment that requires approval refuses a package that is not `Approved`.
+2. reads the template the compiler wrote, `cloudformation/deploy-<env>.json`. A relative
+   `MLOPSC_SAGEMAKER_TEMPLATE` is looked up, in this order, under the working directory
+   (`MLOPSC_WORKDIR`, else the current directory: the project root in the image, where
+   `--spec specs/...` resolves too), under `build/sagemaker/` there (the default
+   `mlopsc compile --target sagemaker` output), and under the spec's directory.
+3. creates the stack, or updates it, with the parameters the template declares: `ImageUri` and
+   `ModelDataUrl` from the package's first container; `ChampionModelDataUrl` (shadow, A/B) keeps
+   the stack's current value, and on the first deployment is the candidate itself; parameters with
+   a `Default` are passed with it (what CloudFormation does with an omitted one, but explicit: the
+   stack holds the compiled values even if someone changed them by hand). "No updates are to be
+   performed" is success, unchanged. A stack left in `ROLLBACK_COMPLETE` by a failed first
+   creation holds no resources and cannot be updated: it is deleted and created again. A stack
+   with an operation in progress stops the step (another deployment is running).
+4. waits until the stack settles (`MLOPSC_SAGEMAKER_POLL_SECONDS` between polls, default 15).
+   `CREATE_COMPLETE` / `UPDATE_COMPLETE`: the `endpoint` output is the endpoint's name (the
+   stack's `EndpointName` output). `UPDATE_ROLLBACK_COMPLETE` / `ROLLBACK_COMPLETE` (the endpoint's
+   `AutoRollbackConfiguration` alarms, or CloudFormation's own rollback) and the `*_FAILED` states
+   stop the step with the stack's first failure reason, the endpoint's `FailureReason`, and the
+   alarms that went to ALARM during the update. The wait has no limit of its own: the processing
+   job's `MaxRuntimeInSeconds` bounds it.
+
+`mlopsc step approve` on SageMaker: an `Approved` package passes; a `Rejected` one fails; a
+`PendingManualApproval` one is approved (`ModelApprovalStatus=Approved`, the approver in
+`ApprovalDescription`) only when an approver says so, as in a local run: `MLOPSC_APPROVE=1`, with
+`MLOPSC_APPROVER` naming the person. Otherwise the step fails saying how to approve (SageMaker
+Studio, or `aws sagemaker update-model-package`), so an unattended pipeline never approves itself.
+
+`mlopsc step smoke_test|load_test` on SageMaker: the `endpoint` input is the endpoint's name. The
+smoke test passes when `DescribeEndpoint` says `InService` and `InvokeEndpoint`
+(`application/json`, `{"instances": [...]}`) returns one prediction per instance; the load test is
+the local one's pacing and pass rule (p95 within `max_p95_ms`, no errors) over `InvokeEndpoint`,
+for the full `duration` (the local-run cap does not apply: the job's `MaxRuntimeInSeconds` does).
+
+Clients, regions and AWS errors: see `aws`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from mlopsc import ir
+from mlopsc.runtime.platforms import base
+from mlopsc.runtime.platforms.aws import (
+    aws_errors,
+    error_code,
+    error_message,
+    package_group,
+    package_version,
+    resolve_package,
+    session,
+)
+from mlopsc.runtime.steps import StepContext, StepFailed
+
+
+class Platform(base.Platform):
+    name = "sagemaker"
+
+    def approve(self, ctx: StepContext, model: str, environment: str) -> dict:
+        return approve(ctx, model, environment)
+
+    def deploy(self, ctx: StepContext, env: ir.Environment, model: str) -> dict:
+        from mlopsc.runtime.platforms.sagemaker_stack import deploy
+
+        return deploy(ctx, env, model)
+
+    def smoke_test(self, ctx: StepContext, endpoint: str, instances: list[dict]) -> dict:
+        return smoke_test(ctx, endpoint, instances)
+
+    def load_test(self, ctx: StepContext, endpoint: str, instances: list[dict], *, rps: float,
+                  duration_s: float, max_p95_ms: float | None) -> dict:
+        return load_test(ctx, endpoint, instances, rps=rps, duration_s=duration_s, max_p95_ms=max_p95_ms)
+
+
+# ---------------------------------------------------------------- approval
+
+
+@aws_errors
+def approve(ctx: StepContext, model: str, environment: str) -> dict:
+    sm = session(ctx.project).client("sagemaker")
+    group = package_group(model)
+    package = resolve_package(sm, group, ctx.inputs.get("model_version"), approved_only=False)
+    arn, version, status = package["ModelPackageArn"], package_version(package), package.get("ModelApprovalStatus")
+    if status == "Approved":
+        ctx.log(f"version {version} of {group} is already approved ({package.get('ApprovalDescription') or arn})")
+        return {"version": version, "approved": True, "model_package": arn}
+    if status == "Rejected":
+        raise StepFailed(f"version {version} of {group} was rejected ({package.get('ApprovalDescription') or arn}); "
+                         f"it is not deployed to {environment}")
+    if os.environ.get("MLOPSC_APPROVE", "").lower() not in ("1", "true", "yes"):
+        raise StepFailed(
+            f"version {version} of {group} is waiting for approval for {environment} ({status}): approve "
+            f"{arn} in SageMaker Studio, or `aws sagemaker update-model-package --model-package-arn {arn} "
+            f"--model-approval-status Approved --approval-description 'approved by <you>'`, then rerun the "
+            "deploy pipeline (or run this step with MLOPSC_APPROVE=1 MLOPSC_APPROVER=<you>)")
+    approver = os.environ.get("MLOPSC_APPROVER") or os.environ.get("USER") or "mlopsc step approve"
+    description = f"approved for {environment} by {approver} (mlopsc)"[:1024]
+    from botocore.exceptions import ClientError
+
+    try:
+        sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved",
+                                ApprovalDescription=description)
+    except ClientError as e:
+        raise StepFailed(f"cannot approve {arn}: {error_message(e)}") from None
+    ctx.log(f"approved version {version} of {group} for {environment} ({approver})")
+    return {"version": version, "approved": True, "model_package": arn}
+
+
+# ---------------------------------------------------------------- calling the endpoint
+
+
+def runtime_client(ctx: StepContext, retries: bool = True, pool: int = 10):
+    from botocore.config import Config
+
+    config = Config(read_timeout=30, connect_timeout=10, max_pool_connections=pool,
+                    retries=None if retries else {"total_max_attempts": 1})
+    return session(ctx.project).client("sagemaker-runtime", config=config)
+
+
+def predict(rt, endpoint: str, instances: list) -> tuple[bool, str | None]:
+    """InvokeEndpoint with `{"instances": [...]}`: (one prediction per instance, what went wrong)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = rt.invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
+                                      Accept="application/json", Body=json.dumps({"instances": instances}))
+        raw = response["Body"].read()
+    except ClientError as e:
+        return False, f"{error_code(e) or 'error'}: {error_message(e)}"[:500]
+    except BotoCoreError as e:
+        return False, str(e)[:500]
+    try:
+        out = json.loads(raw)
+    except ValueError:
+        return False, f"the answer is not JSON: {raw[:200]!r}"
+    ok = isinstance(out, dict) and len(out.get("predictions") or []) == len(instances)
+    return ok, None if ok else f"expected {len(instances)} predictions, got: {str(out)[:400]}"
+
+
+@aws_errors
+def smoke_test(ctx: StepContext, endpoint: str, instances: list) -> dict:
+    """`DescribeEndpoint` says InService, and `InvokeEndpoint` returns one prediction per instance
+    (the local smoke test's `/health` and `/predict`)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    checks: list[dict] = []
+    try:
+        status = session(ctx.project).client("sagemaker").describe_endpoint(EndpointName=endpoint).get(
+            "EndpointStatus")
+        checks.append({"check": "endpoint", "passed": status == "InService", "status": status,
+                       "detail": None if status == "InService" else f"endpoint {endpoint} is {status}"})
+    except ClientError as e:
+        checks.append({"check": "endpoint", "passed": False, "detail": error_message(e)})
+    except BotoCoreError as e:
+        checks.append({"check": "endpoint", "passed": False, "detail": str(e)})
+    if checks[0]["passed"]:
+        ok, detail = predict(runtime_client(ctx), endpoint, list(instances))
+        checks.append({"check": "predict", "passed": ok, "detail": detail})
+    return {"endpoint": endpoint, "passed": all(c["passed"] for c in checks), "checks": checks}
+
+
+@aws_errors
+def load_test(ctx: StepContext, endpoint: str, instances: list, *, rps: float, duration_s: float,
+              max_p95_ms: float | None = None, workers: int = 4) -> dict:
+    """The local load test's pacing and rules through `InvokeEndpoint`: an AWS error counts as its
+    HTTP status (599 when there is none); botocore does not retry (an error is an error)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from mlopsc.runtime.traffic import paced
+
+    rt = runtime_client(ctx, retries=False, pool=workers)  # clients are thread-safe; one pool for the workers
+
+    def client():
+        def send(body: bytes) -> int:
+            try:
+                rt.invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
+                                   Accept="application/json", Body=body)["Body"].read()
+                return 200
+            except ClientError as e:
+                return int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 599)
+            except BotoCoreError:
+                return 599
+        return send
+
+    return {"endpoint": endpoint, **paced(client, instances, rps=rps, duration_s=duration_s,
+                                          max_p95_ms=max_p95_ms, workers=workers)}
