@@ -7,22 +7,22 @@ container in the artifact's KFP metadata (`containerSpec`, what GCPC's model upl
 model directory in the tracking server's artifact store.
 
 `prepare_endpoint` (create or read the environment's endpoint, compute the first traffic split)
-needs the Vertex API inside the run; it stops with a clear message until cloud rollout is
-implemented in the runtime, like the rollout step on Kubeflow and Vertex.
+is the platform's (`runtime/platforms`): on Vertex it stops with a clear message until cloud
+rollout is implemented in the runtime, like the deploy step on Kubeflow and Vertex.
 """
 
 from __future__ import annotations
 
-from mlopsc.runtime.steps import StepContext, StepFailed, step_tracker, write_json
+from mlopsc.runtime import platforms
+from mlopsc.runtime.platforms.mlflow_registry import resolve_version
+from mlopsc.runtime.steps import StepContext, StepFailed, write_json
 
 HEALTH_ROUTE, PREDICT_ROUTE = "/health", "/predict"  # the routes `mlopsc serve` answers
 
 
 def export_model(ctx: StepContext) -> dict:
-    from mlopsc.runtime.deploy import resolve_version
-
     model = ctx.args.get("model") or ctx.project.registry.model
-    tracker = step_tracker(ctx)
+    tracker = platforms.current(ctx).tracker(ctx)
     version = resolve_version(tracker, model, ctx.inputs.get("model_version"))
     model_uri = tracker.client.get_model_version_download_uri(model, version)
     image = ctx.inputs.get("image", "")
@@ -34,6 +34,9 @@ def export_model(ctx: StepContext) -> dict:
 
 
 def prepare_endpoint(ctx: StepContext) -> dict:
-    raise StepFailed(f"preparing the {ctx.args.get('environment', '')!r} endpoint on the {ctx.target} target "
-                     "(create it, read and split its traffic) is not implemented in the mlopsc runtime yet: "
-                     "only a local run and SageMaker deploy")
+    name = ctx.args.get("environment")
+    dep = ctx.project.deployment
+    env = next((e for e in (dep.environments if dep else ()) if e.name == name), None)
+    if env is None:
+        raise StepFailed(f"the spec has no deployment environment {name!r}")
+    return platforms.current(ctx).prepare_endpoint(ctx, env, ctx.args.get("model") or ctx.project.registry.model)

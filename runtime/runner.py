@@ -92,7 +92,7 @@ class Runner:
         self._client = None
         self.initial_pids = self._server_pids()
         self.env = {**os.environ, "MLFLOW_TRACKING_URI": self.tracking_uri, "MLOPSC_WORKDIR": str(self.workdir),
-                    "MLOPSC_TARGET": "local", "PYTHONUNBUFFERED": "1",
+                    "PYTHONUNBUFFERED": "1",
                     "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore"),
                     "MLFLOW_LOGGING_LEVEL": os.environ.get("MLFLOW_LOGGING_LEVEL", "WARNING"),
                     "GIT_PYTHON_REFRESH": "quiet", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}

@@ -100,7 +100,6 @@ def _run(call: StepCall, project, arg_map: dict, input_map: dict, log, err) -> i
     from mlopsc.runtime.steps import StepContext, StepFailed, run_step
 
     terminate_as_interrupt()
-    os.environ["MLOPSC_TARGET"] = call.target  # read by deploy.py until the platform layer replaces it
     plan = stepio.OutputPlan(dict(call.outputs), port_kinds(call), call.executor_output)
     workdir = Path(os.environ.get("MLOPSC_WORKDIR") or os.getcwd())
     ctx = StepContext(project=project, spec_dir=Path(call.spec).resolve().parent, args=arg_map, inputs=input_map,

@@ -16,7 +16,6 @@ local run never imports boto3 and a SageMaker step never imports the local route
 from __future__ import annotations
 
 import importlib
-import os
 from typing import TYPE_CHECKING, Any
 
 from mlopsc.runtime.steps import StepFailed
@@ -55,9 +54,8 @@ def platform_for(name: str) -> Platform:
 
 
 def current(ctx: Any) -> Platform:
-    """The platform the step runs on: the one place the runtime reads the step's target (the
-    step contract carries it as `ctx.target`; until every caller passes it, `MLOPSC_TARGET`)."""
-    return platform_for(getattr(ctx, "target", None) or os.environ.get("MLOPSC_TARGET") or "local")
+    """The platform the step runs on: the step contract's `--target`, carried as `ctx.target`."""
+    return platform_for(ctx.target)
 
 
 __all__ = ["REGISTRY", "UnknownPlatform", "current", "names", "platform_class", "platform_for"]

@@ -60,6 +60,11 @@ class Platform(ABC):
 
     # -- approval, deployment, the endpoint
 
+    def prepare_endpoint(self, ctx: StepContext, env: ir.Environment, model: str) -> dict:
+        """Create or read the environment's endpoint and compute its first traffic split (the step
+        before the model deploy where a platform deploys in two steps: Vertex)."""
+        raise StepFailed(f"the {self.name} target has no endpoint preparation step")
+
     @abstractmethod
     def approve(self, ctx: StepContext, model: str, environment: str) -> dict:
         """Pass when the model version is approved for `environment`; otherwise approve it when an
@@ -102,6 +107,9 @@ class RolloutNotImplemented(Platform):
 
     def smoke_test(self, ctx: StepContext, endpoint: str, instances: list[dict]) -> dict:
         raise self.not_implemented("calling a deployed endpoint (smoke test)")
+
+    def prepare_endpoint(self, ctx: StepContext, env: ir.Environment, model: str) -> dict:
+        raise self.not_implemented("preparing the endpoint")
 
     def load_test(self, ctx: StepContext, endpoint: str, instances: list[dict], *, rps: float,
                   duration_s: float, max_p95_ms: float | None) -> dict:

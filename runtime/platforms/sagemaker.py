@@ -1,7 +1,7 @@
 """SageMaker at run time: the deploy pipeline's approve, deploy / rollout and endpoint tests.
 
 `mlopsc step deploy|rollout` on SageMaker (the compiled deploy pipeline sets
-`MLOPSC_TARGET=sagemaker`, `MLOPSC_SAGEMAKER_STACK` and `MLOPSC_SAGEMAKER_TEMPLATE`; the work is
+`--target sagemaker`, `MLOPSC_SAGEMAKER_STACK` and `MLOPSC_SAGEMAKER_TEMPLATE`; the work is
 in `sagemaker_stack`):
 
 1. resolves the model version in the SageMaker model registry: the model package group is the

@@ -119,7 +119,7 @@ def _data_quality_job(project: ir.Project, d: ir.Drift, s: Settings) -> dict[str
         "DataQualityAppSpecification": {
             "ImageUri": ref("ImageUri"),
             "ContainerEntrypoint": _drift_command(project, d),
-            "Environment": {"MLOPSC_TARGET": "sagemaker", "publish_cloudwatch_metrics": "Enabled"},
+            "Environment": {"publish_cloudwatch_metrics": "Enabled"},
         },
         "DataQualityJobInput": {"EndpointInput": {"EndpointName": ref("EndpointName"), "LocalPath": CAPTURED,
                                                   "S3InputMode": "File",

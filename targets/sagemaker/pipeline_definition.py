@@ -226,8 +226,8 @@ class PipelineCompiler:
         return out
 
     def environment(self, step: ir.Step) -> dict[str, Any]:
-        env: dict[str, Any] = {"MLOPSC_TARGET": "sagemaker", "MLOPSC_PIPELINE": self.pipeline.name,
-                               "MLOPSC_GIT_COMMIT": ex.param("git_commit")}
+        # the target and pipeline travel in the step's argv (the step contract), not the environment
+        env: dict[str, Any] = {"MLOPSC_GIT_COMMIT": ex.param("git_commit")}
         if step.kind == "deploy":
             environment = dict(step.args).get("environment", "")
             env["MLOPSC_SAGEMAKER_TEMPLATE"] = f"cloudformation/deploy-{environment}.json"

@@ -51,13 +51,11 @@ def test_an_unknown_target_stops_the_step_naming_the_known_ones():
         platforms.platform_for("azureml")
 
 
-def test_the_step_target_comes_from_the_context_then_the_environment_then_local(project, tmp_path, monkeypatch):
-    monkeypatch.delenv("MLOPSC_TARGET", raising=False)
+def test_the_step_target_comes_from_the_contract_only(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPSC_TARGET", "vertex")  # an environment variable no longer decides anything
     ctx = _ctx(project, tmp_path)
-    assert platforms.current(ctx).name == "local"
-    monkeypatch.setenv("MLOPSC_TARGET", "vertex")
-    assert platforms.current(ctx).name == "vertex"
-    ctx.target = "sagemaker"  # what the step contract will carry
+    assert platforms.current(ctx).name == "local"  # StepContext's default: a local run
+    ctx.target = "sagemaker"  # what `--target sagemaker` sets
     assert platforms.current(ctx).name == "sagemaker"
 
 
@@ -80,9 +78,9 @@ def test_kubeflow_and_vertex_say_deploy_and_endpoint_calls_are_not_implemented(n
 
 
 def test_a_vertex_rollout_step_stops_with_the_message_and_writes_no_endpoint(tmp_path):
-    env = {**os.environ, "MLOPSC_TARGET": "vertex"}
+    env = dict(os.environ)
     proc = subprocess.run([sys.executable, "-m", "mlopsc", "step", "rollout", "--spec", str(SPEC),
-                           "--arg", "environment=production", "--input", "model_version=1",
+                           "--target", "vertex", "--arg", "environment=production", "--input", "model_version=1",
                            "--output", f"endpoint={tmp_path / 'endpoint'}"],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
@@ -146,13 +144,13 @@ def test_kubeflow_approval_is_the_registry_alias_a_person_sets(project, tmp_path
 
     # set through monkeypatch, so it is undone: MLflow's set_tracking_uri exports the variable
     monkeypatch.setenv("MLFLOW_TRACKING_URI", embedded_tracking_uri(tmp_path))
-    monkeypatch.setenv("MLOPSC_TARGET", "kubeflow")
     monkeypatch.setenv("MLOPSC_APPROVE", "1")  # a local run's switch: it does not count here
     tracker = Tracker(tmp_path, experiment=project.tracking.experiment)
     with tracker.start_run(run_name="train"):
         uri = tracker.log_model(_Constant())
     tracker.register(uri, "churn-local", approval_required_for=("production",))
-    ctx = _ctx(project, tmp_path, args={"environment": "production"}, inputs={"model_version": "1"})
+    ctx = _ctx(project, tmp_path, args={"environment": "production"}, inputs={"model_version": "1"},
+               target="kubeflow")
     with pytest.raises(StepFailed, match="version 1 of churn-local is waiting for approval for production: set "
                                          "the registry alias approved-production to version 1"):
         run_step("approve", ctx)

@@ -134,7 +134,8 @@ def test_rollout_creates_then_keeps_then_updates_the_stack(moto_url, project):
 
     # the production step exactly as compiled: rollout of `latest` (the newest Approved package)
     argv, env, _ = _step(project, "deploy-production")
-    assert env["MLOPSC_TARGET"] == "sagemaker" and env["MLOPSC_SAGEMAKER_STACK"] == "churn-classifier-production"
+    assert argv[argv.index("--target") + 1] == "sagemaker"
+    assert env["MLOPSC_SAGEMAKER_STACK"] == "churn-classifier-production"
     assert "model_version=latest" in argv and argv[2] == "rollout"
     proc, out = _run(project, "deploy-production")
     assert proc.returncode == 0, proc.stderr
@@ -314,7 +315,7 @@ def test_smoke_test_invokes_the_sagemaker_endpoint(moto_url, project):
     endpoint = _deployed_staging(boto3.client("sagemaker"), project)
     _local_holdout(project)
     argv, env, _ = _step(project, "smoke-test-staging", **{"Std:JsonGet": {"endpoint": endpoint}})
-    assert env["MLOPSC_TARGET"] == "sagemaker" and f"endpoint={endpoint}" in argv
+    assert argv[argv.index("--target") + 1] == "sagemaker" and f"endpoint={endpoint}" in argv
 
     # one answer queued: five instances in, five predictions out
     _queue_results(moto_url, [{"predictions": [0.1, 0.7, 0.2, 0.05, 0.9]}])
