@@ -22,19 +22,25 @@ def display_path(path: str) -> str:
 
 def check(path: str) -> Document:
     """Read and check one spec; raise SpecError with every problem found."""
+    return _checked(path)[0]
+
+
+def _checked(path: str) -> tuple[Document, ir.Project]:
+    """The document and its IR (without pipelines); SpecError with every problem found."""
     doc = load_file(path, display_path(path))
     shape = schema.check(doc)
-    problems = doc.problems + shape + semantic.check(doc, shape_ok=not shape)
-    if problems:
+    found, project = semantic.analyse(doc, shape_ok=not shape)
+    problems = doc.problems + shape + found
+    if problems or project is None:
         raise SpecError(problems)
-    return doc
+    return doc, project
 
 
 def load_project(path: str) -> ir.Project:
     """Check and normalize one spec into the IR."""
-    from .normalize import normalize  # the IR's dataclasses cost ~50 ms to create; validate skips them
+    from .normalize import with_pipelines
 
-    return normalize(check(path))
+    return with_pipelines(_checked(path)[1])
 
 
 def validate(path: str) -> list[Diagnostic]:

@@ -199,7 +199,7 @@ def _show(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return ""
     if isinstance(value, str):
-        from .semantic import looks_like_credential
+        from .rules.secrets import looks_like_credential
 
         if looks_like_credential(value):
             return "(a value that looks like a credential, not shown)"
