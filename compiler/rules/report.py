@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,6 +33,8 @@ class Report:
         choices = sorted(set(choices))
         if value in choices:
             return
+        import difflib  # only for a name that does not resolve: a valid spec never needs it
+
         close = difflib.get_close_matches(value, choices, n=1)
         if close:
             hint = f"did you mean `{close[0]}`?"
