@@ -38,9 +38,10 @@ def _checked(path: str) -> tuple[Document, ir.Project]:
 
 def load_project(path: str) -> ir.Project:
     """Check and normalize one spec into the IR."""
-    from .normalize import with_pipelines
+    from .normalize import complete
 
-    return with_pipelines(_checked(path)[1])
+    doc, project = _checked(path)
+    return complete(project, doc)
 
 
 def validate(path: str) -> list[Diagnostic]:

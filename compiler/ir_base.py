@@ -1,6 +1,5 @@
 """The IR's building blocks: spans (where in the spec) and frozen mappings."""
 
-from __future__ import annotations
 
 from dataclasses import field
 from typing import Any

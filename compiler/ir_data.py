@@ -1,6 +1,5 @@
 """IR nodes for the spec's data, features, training, evaluation and registry sections."""
 
-from __future__ import annotations
 
 from typing import Any
 

@@ -1,6 +1,5 @@
 """IR nodes for deployment, monitoring, triggers, cost and LLM work."""
 
-from __future__ import annotations
 
 from .ir_base import NO_SPAN, FrozenDict, Span
 from .ir_data import Autoscaling, Resources, Spot, Threshold

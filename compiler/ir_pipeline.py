@@ -1,6 +1,5 @@
 """IR nodes for pipelines: step graphs built from the project by compiler/pipelines.py."""
 
-from __future__ import annotations
 
 from typing import Any
 
