@@ -71,6 +71,20 @@ def test_wrong_arguments_are_type_errors(cls):
         cls(values[first], **values)
 
 
+def test_pickle_and_deepcopy_round_trip():
+    import copy
+    import os
+    import pickle
+
+    from mlopsc import api
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    project = api.load_project(os.path.join(root, "specs", "churn.yaml"))
+    assert pickle.loads(pickle.dumps(project)) == project
+    clone = copy.deepcopy(project)
+    assert clone == project and hash(clone) == hash(project) and clone is not project
+
+
 def test_defaults_apply():
     step = ir.Step("s", "train", "training")
     assert step.inputs == () and step.cache is True and step.span == ir.NO_SPAN
