@@ -31,8 +31,9 @@ def _checked(path: str) -> tuple[Document, ir.Project]:
     shape = schema.check(doc)
     found, project = semantic.analyse(doc, shape_ok=not shape)
     problems = doc.problems + shape + found
-    if problems or project is None:
+    if problems:
         raise SpecError(problems)
+    assert project is not None  # built whenever the schema check passed
     return doc, project
 
 
