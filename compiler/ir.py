@@ -9,6 +9,7 @@ evaluation, registry), ir_ops (deployment, monitoring, triggers, cost, LLM) and 
 (step graphs); import them from here: `from mlopsc import ir; ir.Project`.
 """
 
+from __future__ import annotations
 
 from dataclasses import field
 

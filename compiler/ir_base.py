@@ -1,6 +1,6 @@
 """The IR's building blocks: spans (where in the spec) and frozen mappings."""
 
-
+# No `from __future__ import annotations`: dataclasses parses string annotations with regexes.
 from dataclasses import field
 from typing import Any
 

@@ -1,6 +1,6 @@
 """IR nodes for the spec's data, features, training, evaluation and registry sections."""
 
-
+# No `from __future__ import annotations`: dataclasses parses string annotations with regexes.
 from typing import Any
 
 from .ir_base import NO_SPAN, FrozenDict, Span

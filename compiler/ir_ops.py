@@ -1,6 +1,6 @@
 """IR nodes for deployment, monitoring, triggers, cost and LLM work."""
 
-
+# No `from __future__ import annotations`: dataclasses parses string annotations with regexes.
 from .ir_base import NO_SPAN, FrozenDict, Span
 from .ir_data import Autoscaling, Resources, Spot, Threshold
 from .ir_node import Node, node

@@ -1,6 +1,6 @@
 """IR nodes for pipelines: step graphs built from the project by compiler/pipelines.py."""
 
-
+# No `from __future__ import annotations`: dataclasses parses string annotations with regexes.
 from typing import Any
 
 from .ir_base import NO_SPAN, Span
