@@ -31,6 +31,9 @@ class Context:
         return Span(self.doc.file, line, col, tuple(path))
 
     def parse(self, path: Path, value: Any, parser: Callable[[Any], Any], code: str, what: str, fallback: Any) -> Any:
+        """parser(value), or `fallback` and a located problem. The fallback only keeps the rules
+        running (a default where there is one, so they report no follow-on error); an IR built
+        with a problem never reaches a target."""
         try:
             return parser(value)
         except ValueError as exc:
