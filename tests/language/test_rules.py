@@ -102,3 +102,59 @@ def test_every_rule_names_its_registered_codes():
         assert all(CODES[c].stage in ("reference", "lifecycle") for c in codes), rule.__name__
         named |= codes
     assert named == {c for c, entry in CODES.items() if entry.stage in ("reference", "lifecycle")}
+
+
+# Every place a spec names another part of the spec, and names to put there: existing ones (which
+# make schema_from cycles), near misses and strangers; a name some pattern rejects is a schema error.
+REFERENCE_PATHS = [
+    ("data", "datasets", "*", "schema_from"), ("data", "label"), ("data", "split", "stratify"),
+    ("features", "views", "*", "entity"), ("features", "views", "*", "source"),
+    ("features", "entities", "*", "join_key"), ("evals", "dataset"), ("evals", "baseline"),
+    ("evals", "suite", "dataset"), ("monitoring", "drift", "reference"), ("llm", "fine_tune", "dataset"),
+    ("registry", "approval", "required_for", 0), ("training", "sweep", "objective", "metric"),
+]
+NAMES = ["customers", "holdout", "tickets", "eval_cases", "customer", "production", "staging", "auc", "nobody"]
+
+
+def _slots(tree, path, at=()):
+    if not path:
+        yield at
+        return
+    head, rest = path[0], path[1:]
+    node = tree
+    for part in at:
+        node = node[part]
+    keys = list(node) if head == "*" and isinstance(node, dict) else [head]
+    for key in keys:
+        if (isinstance(node, dict) and key in node) or (isinstance(node, list) and isinstance(key, int) and key < len(node)):
+            yield from _slots(tree, rest, at + (key,))
+
+
+def test_broken_references_in_the_examples_are_reported_never_crash(tmp_path):
+    import copy
+    import itertools
+    import os
+    import random
+
+    import yaml
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    examples = sorted(os.path.join(root, "specs", f) for f in os.listdir(os.path.join(root, "specs")) if f.endswith(".yaml"))
+    rng = random.Random(10)
+    broken = 0
+    for example, attempt in itertools.product(examples, range(12)):
+        with open(example, encoding="utf-8") as fh:
+            tree = yaml.safe_load(fh)
+        slots = [s for p in REFERENCE_PATHS for s in _slots(tree, p)]
+        tree = copy.deepcopy(tree)
+        for slot in rng.sample(slots, k=min(len(slots), rng.randint(1, 4))):
+            parent = tree
+            for part in slot[:-1]:
+                parent = parent[part]
+            parent[slot[-1]] = rng.choice(NAMES)
+        spec = tmp_path / f"{attempt}-{os.path.basename(example)}"
+        spec.write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
+        found = api.validate(str(spec))  # raises nothing
+        assert all(d.line >= 1 and d.col >= 1 for d in found), found
+        broken += any(d.code in ("E301", "E302", "E303") for d in found)
+    assert broken > 10  # the mutations do break references
