@@ -22,19 +22,27 @@ def display_path(path: str) -> str:
 
 def check(path: str) -> Document:
     """Read and check one spec; raise SpecError with every problem found."""
+    return _checked(path)[0]
+
+
+def _checked(path: str) -> tuple[Document, ir.Project]:
+    """The document and its IR (without pipelines); SpecError with every problem found."""
     doc = load_file(path, display_path(path))
     shape = schema.check(doc)
-    problems = doc.problems + shape + semantic.check(doc, shape_ok=not shape)
+    found, project = semantic.analyse(doc, shape_ok=not shape)
+    problems = doc.problems + shape + found
     if problems:
         raise SpecError(problems)
-    return doc
+    assert project is not None  # built whenever the schema check passed
+    return doc, project
 
 
 def load_project(path: str) -> ir.Project:
     """Check and normalize one spec into the IR."""
-    from .normalize import normalize  # the IR's dataclasses cost ~50 ms to create; validate skips them
+    from .normalize import complete
 
-    return normalize(check(path))
+    doc, project = _checked(path)
+    return complete(project, doc)
 
 
 def validate(path: str) -> list[Diagnostic]:

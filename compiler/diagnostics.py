@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
-# Codes, grouped by the stage that finds them. Each code has a test.
-#   E1xx  reading the file (YAML, encoding, size, bombs)
-#   E2xx  schema (unknown keys, types, enums, patterns, ranges)
-#   E3xx  references between sections
-#   E4xx  lifecycle rules (canary steps, production gates)
-#   E5xx  secrets and credentials
-#   E6xx  formats the schema cannot check precisely (cron, duration, size)
-#   E7xx  a target cannot express part of the spec
-#   E9xx  usage (file not found)
+from .ir_node import Node, node
+
+# Every code, its severity, stage and title: compiler/codes.py (a test keeps them registered).
 
 
-@dataclass(frozen=True, order=True)
-class Diagnostic:
+@node(order=True)  # a frozen, ordered dataclass; see ir_node for why not @dataclass
+class Diagnostic(Node):
+    """One located problem; diagnostics sort by file, line, column, then code."""
+
     file: str
     line: int
     col: int

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import json
+import os
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from .diagnostics import Diagnostic
@@ -15,7 +14,12 @@ SCHEMA_URL = "https://mlopsc.dev/schemas/mlops.schema.json"
 
 
 def schema_text() -> str:
-    return resources.files("mlopsc.schemas").joinpath("mlops.schema.json").read_text("utf-8")
+    # What pkgutil.get_data does (the package's own loader, so a zipped install works too),
+    # without importing importlib.resources, which costs ~10 ms of every `mlopsc validate`.
+    from mlopsc import schemas
+
+    path = os.path.join(os.path.dirname(schemas.__file__), "mlops.schema.json")
+    return schemas.__spec__.loader.get_data(path).decode("utf-8")
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +66,7 @@ def _diagnose(error, doc: Document) -> list[Diagnostic]:
                       f"{where}: expected {_article(expected)}, got {_kind(error.instance)} {_show(error.instance)}")]
     if validator in ("enum", "const"):
         allowed = error.validator_value if validator == "enum" else [error.validator_value]
-        close = difflib.get_close_matches(str(error.instance), [str(a) for a in allowed], n=1)
+        close = _close_matches(str(error.instance), [str(a) for a in allowed], n=1)
         hint = f"did you mean `{close[0]}`? " if close else ""
         return [_diag(doc, line, col, "E204", f"{where}: {_show(error.instance)} is not allowed",
                       hint + "allowed: " + ", ".join(f"`{a}`" for a in allowed))]
@@ -87,6 +91,12 @@ def _diagnose(error, doc: Document) -> list[Diagnostic]:
                      "maxLength"):
         return [_diag(doc, line, col, "E207", f"{where}: {_size_message(error)}", _size_hint(error))]
     return [_diag(doc, line, col, "E200", f"{where or 'the spec'}: {error.message}")]
+
+
+def _close_matches(word: str, choices: list[str], n: int, cutoff: float = 0.6) -> list[str]:
+    import difflib  # only when there is something to suggest: a valid spec never needs it
+
+    return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)
 
 
 def _value_at(data: Any, path) -> Any:
@@ -123,7 +133,7 @@ def _unknown_keys(error, path, doc: Document) -> list[Diagnostic]:
     diags = []
     for key in sorted(extras):
         line, col = doc.source_map.locate(path + (key,), key=True)
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        close = _close_matches(key, allowed, n=1, cutoff=0.6)
         if close:
             hint = f"did you mean `{close[0]}`?"
         elif allowed:
@@ -199,7 +209,7 @@ def _show(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return ""
     if isinstance(value, str):
-        from .semantic import looks_like_credential
+        from .rules.secrets import looks_like_credential
 
         if looks_like_credential(value):
             return "(a value that looks like a credential, not shown)"

@@ -117,3 +117,11 @@ def _cron_number(text: str, name: str, low: int, high: int, names: dict[str, int
     if not low <= number <= high:
         raise ValueError(f"{name}: {number} is outside {low}-{high}")
     return number
+
+
+def format_duration(seconds: int) -> str:
+    """14400 -> `4h`: the largest unit that divides the duration (the inverse of duration_seconds)."""
+    for unit in ("d", "h", "m"):
+        if seconds % _DURATION_SECONDS[unit] == 0:
+            return f"{seconds // _DURATION_SECONDS[unit]}{unit}"
+    return f"{seconds}s"

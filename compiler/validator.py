@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from typing import Any
+
+from .ir_node import Node, node
 
 ANNOTATIONS = {"description", "default", "examples", "$comment", "title", "$schema", "$id", "$defs", "format",
                "deprecated", "readOnly", "writeOnly"}
@@ -24,8 +26,10 @@ ASSERTIONS = {"$ref", "type", "properties", "additionalProperties", "required", 
               "oneOf", "allOf", "not", "if", "then", "else"}
 
 
-@dataclass
-class SchemaError:
+@node  # a frozen dataclass without generated code (see ir_node): validate imports this every run
+class SchemaError(Node):
+    """One violation, shaped like jsonschema's ValidationError (the fields schema.py reads)."""
+
     message: str
     validator: str
     validator_value: Any

@@ -191,3 +191,65 @@ def test_schema_defaults_match_normalization(tmp_path):
             assert IR_VALUE[pointer](project) == _expected(pointer, default), pointer
             checked += 1
     assert checked == len(IR_VALUE)
+
+
+# schema pointer -> the normalize_defaults name normalization applies there
+DEFAULT_NAME = {
+    "properties/image/properties/base": "IMAGE_BASE",
+    "properties/data/properties/versioning": "DATA_VERSIONING",
+    "properties/data/properties/split/properties/validation": "SPLIT_VALIDATION",
+    "properties/data/properties/split/properties/seed": "SPLIT_SEED",
+    "properties/features/properties/store": "FEATURE_STORE",
+    "properties/training/properties/framework": "TRAINING_FRAMEWORK",
+    "properties/training/properties/resources": "TRAINING_RESOURCES",
+    "properties/training/properties/max_runtime": "MAX_RUNTIME",
+    "properties/tracking/properties/backend": "TRACKING_BACKEND",
+    "properties/evals/properties/baseline": "EVALS_BASELINE",
+    "properties/deployment/properties/serving/properties/runtime": "SERVING_RUNTIME",
+    "properties/deployment/properties/serving/properties/resources": "SERVING_RESOURCES",
+    "properties/monitoring/properties/drift/properties/method": "DRIFT_METHOD",
+    "properties/monitoring/properties/drift/properties/threshold": "DRIFT_THRESHOLD",
+    "properties/monitoring/properties/evals": "MONITORING_EVALS",
+    "properties/monitoring/properties/on_violation": "ON_VIOLATION",
+    "properties/triggers/properties/data": "TRIGGER_DATA",
+    "properties/triggers/properties/code": "TRIGGER_CODE",
+    "properties/cost/properties/alert_at": "COST_ALERT_AT",
+    "properties/llm/properties/fine_tune/properties/method": "FINE_TUNE_METHOD",
+    "properties/llm/properties/fine_tune/properties/lora/properties/r": "LORA_R",
+    "properties/llm/properties/fine_tune/properties/lora/properties/alpha": "LORA_ALPHA",
+    "properties/llm/properties/fine_tune/properties/lora/properties/dropout": "LORA_DROPOUT",
+    "properties/llm/properties/fine_tune/properties/epochs": "FINE_TUNE_EPOCHS",
+    "properties/llm/properties/fine_tune/properties/max_runtime": "MAX_RUNTIME",
+    "properties/llm/properties/serving/properties/engine": "LLM_SERVING_ENGINE",
+    "properties/llm/properties/serving/properties/tensor_parallel": "TENSOR_PARALLEL",
+    "properties/llm/properties/gateway/properties/engine": "GATEWAY_ENGINE",
+    "$defs/autoscaling/properties/min_replicas": "MIN_REPLICAS",
+    "$defs/autoscaling/properties/max_replicas": "MAX_REPLICAS",
+    "$defs/spot/properties/enabled": "SPOT_ENABLED",
+    "$defs/column/properties/nullable": "COLUMN_NULLABLE",
+    "$defs/column/properties/unique": "COLUMN_UNIQUE",
+    "$defs/sweep/properties/strategy": "SWEEP_STRATEGY",
+    "$defs/sweep/properties/objective/properties/goal": "SWEEP_GOAL",
+    "$defs/sweep/properties/max_trials": "SWEEP_MAX_TRIALS",
+    "$defs/sweep/properties/parallel_trials": "SWEEP_PARALLEL_TRIALS",
+    "$defs/strategy": "STRATEGY",
+    "$defs/strategy/properties/type": "STRATEGY_TYPE",
+    "$defs/strategy/properties/interval": "STRATEGY_INTERVAL",
+    "$defs/environment/properties/strategy": "STRATEGY",
+    "$defs/environment/properties/tests/properties/smoke": "SMOKE_TEST",
+}
+# Target settings are read by each target, not by normalization.
+TARGET_SETTINGS = "properties/targets/"
+# Applied by normalization but not a schema `default` (it depends on the uri).
+NOT_IN_SCHEMA = {"DATASET_FORMAT"}
+
+
+def test_every_schema_default_is_the_one_normalization_applies():
+    from mlopsc import normalize_defaults
+
+    documented = {p: d for p, d in _schema_defaults(schema()) if not p.startswith(TARGET_SETTINGS)}
+    assert sorted(documented) == sorted(DEFAULT_NAME), "a schema default with no normalize_defaults entry (or gone)"
+    for pointer, default in documented.items():
+        assert getattr(normalize_defaults, DEFAULT_NAME[pointer]) == default, pointer
+    names = {n for n in vars(normalize_defaults) if n.isupper()}
+    assert names == set(DEFAULT_NAME.values()) | NOT_IN_SCHEMA, "a default that the schema does not document"

@@ -1,0 +1,64 @@
+"""E501 (a value that looks like a credential) and E502 (a secret-named key with a literal value).
+
+These two read the document, not the IR, on purpose: they must run on schema-invalid documents
+too (a leaked key is worth reporting even when the spec has other errors, and the schema's own
+messages must never echo it), and they must see every string, including the free-form values
+(labels, hyperparameters, description) that the IR keeps frozen or drops.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..diagnostics import Diagnostic
+from ..loader import Document, Path
+
+_CREDENTIALS = (
+    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key block"),
+    (re.compile(r"\bBearer\s+[A-Za-z0-9\-._~+/]{16,}=*"), "a bearer token"),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"), "an API secret key"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), "a GitHub token"),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
+)
+_SECRET_KEY_NAMES = re.compile(r"(password|passwd|secret|token|api_key|apikey|access_key)$", re.IGNORECASE)
+_REF = re.compile(r"^\$\{(secret|env):[A-Za-z_][A-Za-z0-9_./-]*\}$")
+
+
+def looks_like_credential(value: str) -> bool:
+    return any(pattern.search(value) for pattern, _ in _CREDENTIALS)
+
+
+def scan(doc: Document) -> list[Diagnostic]:
+    found = []
+    for path, value in _strings(doc.data, ()):
+        problem = _problem(path, value)
+        if problem:
+            line, col = doc.source_map.locate(path)
+            found.append(Diagnostic(doc.file, line, col, *problem))
+    return found
+
+
+def _problem(path: Path, value: str) -> tuple[str, str, str] | None:
+    for pattern, what in _CREDENTIALS:
+        if pattern.search(value):
+            return ("E501", f"this value looks like {what}; secrets must not be written in the spec",
+                    "store it in your secret manager and write `${secret:NAME}`")
+    key = path[-1] if path and isinstance(path[-1], str) else ""
+    if _SECRET_KEY_NAMES.search(key) and not _REF.match(value):
+        return ("E502", f"`{key}` must be a secret reference, not a literal value",
+                "write `${secret:NAME}`; each target maps it to its secret store")
+    return None
+
+
+def _strings(node: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _strings(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _strings(v, path + (i,))
+    elif isinstance(node, str):
+        yield path, node

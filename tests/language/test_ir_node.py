@@ -1,0 +1,96 @@
+"""Every IR class (and Diagnostic) behaves like the plain `@dataclass(frozen=True)` it replaces:
+same fields, init, repr, equality, hashing, ordering, immutability, `replace` and `asdict`."""
+
+import dataclasses
+import inspect
+
+import pytest
+from mlopsc import ir
+from mlopsc.diagnostics import Diagnostic
+from mlopsc.ir_node import Node
+
+NODES = sorted({obj for obj in vars(ir).values() if inspect.isclass(obj) and issubclass(obj, Node) and obj is not Node}
+               | {Diagnostic}, key=lambda c: c.__name__)
+
+
+def _twin(cls):
+    """A plain frozen dataclass with the same fields, the behaviour @node must match."""
+    fields = [(f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory,
+                                                   compare=f.compare, repr=f.repr))
+              for f in dataclasses.fields(cls)]
+    order = cls.__dataclass_params__.order
+    return dataclasses.make_dataclass(cls.__name__, fields, frozen=True, order=order)
+
+
+def _values(cls, salt):
+    return [(f.name, (salt, i)) for i, f in enumerate(dataclasses.fields(cls))]
+
+
+def test_every_ir_class_is_a_node():
+    assert len(NODES) > 45
+    for obj in vars(ir).values():
+        if inspect.isclass(obj) and dataclasses.is_dataclass(obj):
+            assert issubclass(obj, Node), obj
+
+
+@pytest.mark.parametrize("cls", NODES, ids=lambda c: c.__name__)
+def test_behaves_like_a_frozen_dataclass(cls):
+    twin = _twin(cls)
+    a, b = dict(_values(cls, 1)), dict(_values(cls, 2))
+    ours, theirs = cls(**a), twin(**a)
+    assert repr(ours).replace(cls.__qualname__, "X") == repr(theirs).replace(twin.__qualname__, "X")
+    assert hash(ours) == hash(theirs)
+    assert ours == cls(**a) and ours != cls(**b) and ours != theirs
+    assert dataclasses.asdict(ours) == dataclasses.asdict(theirs)
+    assert dataclasses.replace(ours, **b) == cls(**b)
+    assert cls(*a.values()) == ours  # positional, in field order
+    assert [f.name for f in dataclasses.fields(ours)] == list(a)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ours.__setattr__(next(iter(a)), 0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        delattr(ours, next(iter(a)))
+    assert cls.__dataclass_params__.frozen and cls.__dataclass_params__.eq
+    if cls.__dataclass_params__.order:
+        assert (cls(**a) < cls(**b)) == (twin(**a) < twin(**b)) is True
+
+
+@pytest.mark.parametrize("cls", NODES, ids=lambda c: c.__name__)
+def test_wrong_arguments_are_type_errors(cls):
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    values = dict(_values(cls, 1))
+    if required:
+        with pytest.raises(TypeError, match=required[-1]):
+            cls(**{k: v for k, v in values.items() if k != required[-1]})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nope'"):
+        cls(**values, nope=1)
+    with pytest.raises(TypeError, match="positional arguments"):
+        cls(*values.values(), 1)
+    first = next(iter(values))
+    with pytest.raises(TypeError, match="multiple values"):
+        cls(values[first], **values)
+
+
+def test_pickle_and_deepcopy_round_trip():
+    import copy
+    import os
+    import pickle
+
+    from mlopsc import api
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    project = api.load_project(os.path.join(root, "specs", "churn.yaml"))
+    assert pickle.loads(pickle.dumps(project)) == project
+    clone = copy.deepcopy(project)
+    assert clone == project and hash(clone) == hash(project) and clone is not project
+
+
+def test_defaults_apply():
+    step = ir.Step("s", "train", "training")
+    assert step.inputs == () and step.cache is True and step.span == ir.NO_SPAN
+
+
+def test_span_path_is_not_compared():
+    assert ir.Span("f", 1, 2, ("a",)) == ir.Span("f", 1, 2, ("b",))
+    assert hash(ir.Span("f", 1, 2, ("a",))) == hash(ir.Span("f", 1, 2))
+    assert repr(ir.Span("f", 1, 2, ("a",))) == "Span(file='f', line=1, col=2)"
