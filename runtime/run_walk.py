@@ -147,10 +147,10 @@ class PipelineWalk:
         if self.cached(pipeline, step, key):
             self.load_values(pipeline, step)
             record["completed"][step.name] = key
-            note = (self.store.read_cache(pipeline.name, step.name) or {}).get("note") or ""
+            note = (self.read_cache(pipeline.name, step.name) or {}).get("note") or ""
             self.report.progress(StepResult(step.name, "cached", time.perf_counter() - t0, note))
             return "cached"
-        if not self.execute(pipeline, step, call, self.revive_endpoints(pipeline, call, inputs)):
+        if not self.execute(pipeline, step, self.revive_endpoints(pipeline, call, inputs)):
             self.report.progress(StepResult(step.name, "failed", time.perf_counter() - t0))
             return "failed"
         self.completed(pipeline, step, key, record)
@@ -158,7 +158,7 @@ class PipelineWalk:
         return "ok"
 
     def cached(self, pipeline: ir.Pipeline, step: ir.Step, key: str) -> bool:
-        entry = self.store.read_cache(pipeline.name, step.name)
+        entry = self.read_cache(pipeline.name, step.name)
         return bool(entry and entry.get("key") == key and self.store.outputs_present(pipeline.name, step)
                     and self.checks.still_valid(step, self.params))
 
@@ -169,10 +169,21 @@ class PipelineWalk:
         record["completed"][step.name] = key
         self.store.write_run_state(pipeline.name, record)
 
-    def execute(self, pipeline: ir.Pipeline, step: ir.Step, call: StepCall, inputs: dict[str, Resolved]) -> bool:
+    def command(self, pipeline: ir.Pipeline, step: ir.Step, inputs: dict[str, Resolved], staging: Path) -> list[str]:
+        """The step's plan command as this machine runs it (`mlopsc monitor` adds its data here)."""
+        return process_argv(self.plan.call(pipeline.name, step.name), spec=self.spec, inputs=inputs, staging=staging)
+
+    def read_cache(self, pipeline: str, step: str) -> dict | None:
+        """The step's cache entry (`mlopsc monitor` runs every check every time: it has none)."""
+        return self.store.read_cache(pipeline, step)
+
+    def out_dir(self, pipeline: str, step: str) -> Path:
+        return self.store.out_dir(pipeline, step)
+
+    def execute(self, pipeline: ir.Pipeline, step: ir.Step, inputs: dict[str, Resolved]) -> bool:
         """Run the step's plan command; True when it exited 0 and its outputs are in place."""
         staging = fresh_dir(self.store.staging_dir(pipeline.name, step.name))
-        argv = process_argv(call, spec=self.spec, inputs=inputs, staging=staging)
+        argv = self.command(pipeline, step, inputs, staging)
         self.opts.out(f"  {step.name} ...")
         try:
             code = run_process(argv, cwd=self.store.workdir, env=self.env,
@@ -220,7 +231,7 @@ class PipelineWalk:
                 continue
             producer = self.deploy_producer(pipeline, ref)
             if producer is not None and inputs[name][0] == "param":
-                entry = self.store.read_cache(pipeline.name, producer.name) or {}
+                entry = self.read_cache(pipeline.name, producer.name) or {}
                 out[name] = ("param", "deployment:" + str(entry.get("key")))
             else:
                 out[name] = inputs[name]
@@ -236,7 +247,7 @@ class PipelineWalk:
                 continue
             self.opts.out(f"  ({producer.name}: {inputs[name][1]} is not running; deploying again)")
             producer_call = self.plan.call(pipeline.name, producer.name)
-            if not self.execute(pipeline, producer, producer_call, self.inputs(pipeline, producer_call)):
+            if not self.execute(pipeline, producer, self.inputs(pipeline, producer_call)):
                 raise RunFailed(producer.name)
             self.load_values(pipeline, producer)
             return self.inputs(pipeline, call)

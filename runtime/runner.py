@@ -42,7 +42,7 @@ from mlopsc.runtime.run_servers import ProductionUnanswered, Servers
 from mlopsc.runtime.run_state import Registry, RunStore
 from mlopsc.runtime.run_walk import Interrupted, PipelineWalk, RunFailed
 
-__all__ = ["RunOptions", "Runner", "run", "terminate_as_interrupt"]
+__all__ = ["Interrupted", "RunFailed", "RunOptions", "Runner", "run", "terminate_as_interrupt"]
 
 
 @dataclass
@@ -72,6 +72,9 @@ def spec_tracking_uri(project: ir.Project) -> str | None:
         return None
 
 
+_spec_tracking_uri = spec_tracking_uri  # the name service.py imports until the platform layer replaces it
+
+
 def step_environment(tracking_uri: str, workdir: Path, approve: bool) -> dict[str, str]:
     """What every step process runs with: the tracking store, the work directory, quiet libraries."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLOPSC_WORKDIR": str(workdir),
@@ -84,22 +87,19 @@ def step_environment(tracking_uri: str, workdir: Path, approve: bool) -> dict[st
     return env
 
 
-class Runner:
-    """One `mlopsc run`: the pipelines in order, then the production endpoint."""
+class Runner(PipelineWalk):
+    """One `mlopsc run`: the pipelines in order (each walked by `PipelineWalk`), then the
+    production endpoint. `plan` defaults to the spec's compiled local plan."""
 
-    def __init__(self, project: ir.Project, plan: LocalPlan, opts: RunOptions):
-        self.project = project
+    def __init__(self, project: ir.Project, opts: RunOptions, plan: LocalPlan | None = None):
         self.opts = opts
-        self.spec = Path(opts.spec).resolve()
-        workdir = Path(opts.workdir or os.getcwd()).resolve()
-        self.store = RunStore(workdir)
+        store = RunStore(Path(opts.workdir or os.getcwd()).resolve())
         self.tracking_uri = opts.tracking_uri or spec_tracking_uri(project) or \
-            os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///" + str(self.store.root / "mlflow.db")
-        self.registry = Registry(self.tracking_uri, project.registry.model)
-        self.report = Reporter(opts.out, opts.err)
-        env = step_environment(self.tracking_uri, workdir, opts.approve)
-        self.servers = Servers(workdir, env, opts.out)
-        self.walk = PipelineWalk(project, plan, self.spec, self.store, self.registry, self.report, env, opts)
+            os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///" + str(store.root / "mlflow.db")
+        env = step_environment(self.tracking_uri, store.workdir, opts.approve)
+        super().__init__(project, plan or load_plan(opts.spec), Path(opts.spec).resolve(), store,
+                         Registry(self.tracking_uri, project.registry.model), Reporter(opts.out, opts.err), env, opts)
+        self.servers = Servers(store.workdir, env, opts.out)
 
     def pipelines(self) -> list[ir.Pipeline] | None:
         """The pipelines to run, in order; None (after saying why) when the options name none."""
@@ -129,7 +129,7 @@ class Runner:
         except Interrupted:
             code = 130
         finally:
-            self.walk.hasher.save()
+            self.hasher.save()
             if not (self.opts.serve and code == 0):
                 self.servers.stop_started()
         self.report.summary(code, time.perf_counter() - start)
@@ -140,10 +140,18 @@ class Runner:
     def run_pipelines(self, pipelines: list[ir.Pipeline]) -> None:
         first = pipelines[0]
         for pipeline in pipelines:
-            if not self.walk.run_pipeline(pipeline, first=pipeline is first):
+            if not self.run_pipeline(pipeline, first=pipeline is first):
                 return  # --until reached
         if any(p.name == "deploy" for p in pipelines) and not self.opts.until:
             self.servers.production(self.project, self.spec.parent, self.registry, self.opts.predict)
+
+
+def load_plan(spec: str) -> LocalPlan:
+    """The compiled local plan of a spec that is known to compile (it was loaded already)."""
+    plan, diagnostics = compile_local_plan(spec)
+    if plan is None:
+        raise ValueError(f"{spec} does not compile for the local target: {diagnostics}")
+    return LocalPlan.from_json(plan)
 
 
 def run(opts: RunOptions) -> int:
@@ -152,7 +160,7 @@ def run(opts: RunOptions) -> int:
 
     plan, diagnostics = compile_local_plan(opts.spec)
     if plan is None:
-        opts.err(render([d for d in diagnostics if d.severity == "error"], "text").rstrip())
+        opts.err(render(diagnostics, "text").rstrip())
         return 1
     try:
         project = load_project(opts.spec)
@@ -160,4 +168,4 @@ def run(opts: RunOptions) -> int:
         opts.err(render(e.diagnostics, "text").rstrip())
         return 1
     terminate_as_interrupt()
-    return Runner(project, LocalPlan.from_json(plan), opts).run()
+    return Runner(project, opts, LocalPlan.from_json(plan)).run()
