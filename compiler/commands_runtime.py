@@ -72,7 +72,8 @@ def train_entry_command() -> None:
 @click.option("--workdir", type=click.Path(file_okay=False), help="where .mlopsc/ lives (default: current directory)")
 @click.option("--serve", is_flag=True, help="keep the model servers running after the run, until Ctrl-C")
 def run_command(spec, pipeline, until, approve, resume, tracking_uri, workdir, serve) -> None:
-    """Run the train and deploy pipelines of SPEC on this machine, each step as a process."""
+    """Run the train and deploy pipelines of SPEC on this machine: each step is the command of the
+    compiled local plan (`mlopsc compile --target local`'s plan.json), run as a process."""
     from mlopsc.runtime.runner import RunOptions, run
 
     sys.exit(run(RunOptions(spec=spec, pipeline=pipeline, until=until, approve=approve, resume=resume,

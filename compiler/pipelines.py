@@ -18,7 +18,6 @@ def build_pipelines(project: ir.Project) -> tuple[Pipeline, ...]:
     return tuple(p for p in found if p is not None)
 
 
-
 def _common_params(project: ir.Project) -> list[Param]:
     repo = project.image.repository or project.name
     return [
@@ -49,83 +48,107 @@ def train_pipeline(project: ir.Project) -> Pipeline | None:
     fine_tune = project.llm.fine_tune if project.llm else None
     if project.training is None and fine_tune is None:
         return None
-    params = _common_params(project)
     datasets = project.data.datasets if project.data else ()
+    steps, data_source, train_source = _data_steps(project, datasets)
+    steps.append(_train_step(project, train_source))
+    evaluate = _evaluate_step(project, data_source)
+    if evaluate:
+        steps.append(evaluate)
+    steps += _register_steps(project, gated=evaluate is not None)
+    return Pipeline(
+        name="train",
+        description=f"Train, evaluate and register {project.registry.model}",
+        params=tuple(_train_params(project, datasets)), steps=tuple(steps),
+        schedule=project.triggers.schedule if project.triggers else None,
+        on_failure=_notify_step(project, "train"),
+    )
+
+
+def _train_params(project: ir.Project, datasets: tuple[ir.Dataset, ...]) -> list[Param]:
+    params = _common_params(project)
     for ds in datasets:
         params.append(Param(f"data_version_{ds.name}", "string", ds.version or "latest",
                             f"version of dataset `{ds.name}` ({project.data.versioning})"))
-    steps: list[Step] = []
+    return params
 
-    if datasets:
-        steps.append(Step(
-            name="validate-data", action="validate", kind="processing",
-            inputs=tuple(Input(f"version_{ds.name}", "string", FromParam(f"data_version_{ds.name}"))
-                         for ds in datasets),
-            outputs=(Port("data", "dataset"), Port("report", "metrics")),
-            resources=PROCESSING, span=project.data.span,
-        ))
-    data_source = FromStep("validate-data", "data") if datasets else None
 
-    if project.features and project.features.views and data_source:
-        steps.append(Step(
-            name="build-features", action="features", kind="processing",
-            inputs=(Input("data", "dataset", data_source),),
-            outputs=(Port("features", "dataset"),),
-            resources=PROCESSING, span=project.features.span,
-        ))
-        train_source = FromStep("build-features", "features")
-    else:
-        train_source = data_source
+def _data_steps(project: ir.Project, datasets: tuple[ir.Dataset, ...]
+                ) -> tuple[list[Step], FromStep | None, FromStep | None]:
+    """validate-data and build-features, with where the validated data and the training data come from."""
+    if not datasets:
+        return [], None, None
+    steps = [Step(
+        name="validate-data", action="validate", kind="processing",
+        inputs=tuple(Input(f"version_{ds.name}", "string", FromParam(f"data_version_{ds.name}"))
+                     for ds in datasets),
+        outputs=(Port("data", "dataset"), Port("report", "metrics")),
+        resources=PROCESSING, span=project.data.span,
+    )]
+    data_source = FromStep("validate-data", "data")
+    if not (project.features and project.features.views):
+        return steps, data_source, data_source
+    steps.append(Step(
+        name="build-features", action="features", kind="processing",
+        inputs=(Input("data", "dataset", data_source),),
+        outputs=(Port("features", "dataset"),),
+        resources=PROCESSING, span=project.features.span,
+    ))
+    return steps, data_source, FromStep("build-features", "features")
 
-    train_inputs = [Input("git_commit", "string", FromParam("git_commit"))]
-    if train_source:
-        train_inputs.insert(0, Input("data", "dataset", train_source))
-    if project.training:
-        t = project.training
-        steps.append(Step(
+
+def _train_step(project: ir.Project, source: FromStep | None) -> Step:
+    """`train` (or a sweep) from the training section, else `fine_tune` from llm.fine_tune."""
+    inputs = [Input("git_commit", "string", FromParam("git_commit"))]
+    if source:
+        inputs.insert(0, Input("data", "dataset", source))
+    outputs = (Port("model", "model"), Port("metrics", "metrics"))
+    t = project.training
+    if t:
+        return Step(
             name="train", action="train", kind="tuning" if t.sweep else "training",
-            inputs=tuple(train_inputs),
-            outputs=(Port("model", "model"), Port("metrics", "metrics")),
-            args=(("sweep", "true"),) if t.sweep else (),
+            inputs=tuple(inputs), outputs=outputs, args=(("sweep", "true"),) if t.sweep else (),
             resources=t.resources, spot=t.spot, max_runtime_seconds=t.max_runtime_seconds,
             retries=1, span=t.span,
-        ))
-    else:
-        steps.append(Step(
-            name="train", action="fine_tune", kind="training",
-            inputs=tuple(train_inputs),
-            outputs=(Port("model", "model"), Port("metrics", "metrics")),
-            args=(("method", fine_tune.method),),
-            resources=fine_tune.resources, spot=fine_tune.spot,
-            max_runtime_seconds=fine_tune.max_runtime_seconds, retries=1, span=fine_tune.span,
-        ))
+        )
+    ft = project.llm.fine_tune
+    return Step(
+        name="train", action="fine_tune", kind="training",
+        inputs=tuple(inputs), outputs=outputs, args=(("method", ft.method),),
+        resources=ft.resources, spot=ft.spot, max_runtime_seconds=ft.max_runtime_seconds, retries=1, span=ft.span,
+    )
 
-    register_inputs = [Input("model", "model", FromStep("train", "model")),
-                       Input("git_commit", "string", FromParam("git_commit"))]
-    gate = None
-    if project.evals:
-        eval_inputs = [Input("model", "model", FromStep("train", "model"))]
-        if data_source:
-            eval_inputs.append(Input("data", "dataset", data_source))
-        steps.append(Step(
-            name="evaluate", action="evaluate", kind="processing",
-            inputs=tuple(eval_inputs),
-            outputs=(Port("evaluation", "metrics"), Port("passed", "boolean")),
-            resources=PROCESSING, span=project.evals.span,
-        ))
-        register_inputs.insert(1, Input("evaluation", "metrics", FromStep("evaluate", "evaluation")))
-        gate = Condition("evaluate", "passed", "==", True)
 
+def _evaluate_step(project: ir.Project, data_source: FromStep | None) -> Step | None:
+    if not project.evals:
+        return None
+    inputs = [Input("model", "model", FromStep("train", "model"))]
+    if data_source:
+        inputs.append(Input("data", "dataset", data_source))
+    return Step(
+        name="evaluate", action="evaluate", kind="processing",
+        inputs=tuple(inputs),
+        outputs=(Port("evaluation", "metrics"), Port("passed", "boolean")),
+        resources=PROCESSING, span=project.evals.span,
+    )
+
+
+def _register_steps(project: ir.Project, gated: bool) -> list[Step]:
+    """register (when the evaluation gate passed), and gate-failed (when it did not)."""
+    inputs = [Input("model", "model", FromStep("train", "model")),
+              Input("git_commit", "string", FromParam("git_commit"))]
+    if gated:
+        inputs.insert(1, Input("evaluation", "metrics", FromStep("evaluate", "evaluation")))
     approval = project.registry.approval
     pending = bool(approval and approval.required_for)
-    steps.append(Step(
+    steps = [Step(
         name="register", action="register", kind="register",
-        inputs=tuple(register_inputs),
+        inputs=tuple(inputs),
         outputs=(Port("model_version", "string"),),
         args=(("model", project.registry.model), ("approval", "pending" if pending else "approved")),
-        resources=LIGHT, when=gate, cache=False, span=project.registry.span,
-    ))
-    if gate:
+        resources=LIGHT, when=Condition("evaluate", "passed", "==", True) if gated else None, cache=False,
+        span=project.registry.span,
+    )]
+    if gated:
         steps.append(Step(
             name="gate-failed", action="fail", kind="fail",
             inputs=(Input("evaluation", "metrics", FromStep("evaluate", "evaluation")),),
@@ -134,13 +157,7 @@ def train_pipeline(project: ir.Project) -> Pipeline | None:
                     "baseline; the model was not registered (see the evaluation report)",
             span=project.evals.span,
         ))
-    return Pipeline(
-        name="train",
-        description=f"Train, evaluate and register {project.registry.model}",
-        params=tuple(params), steps=tuple(steps),
-        schedule=project.triggers.schedule if project.triggers else None,
-        on_failure=_notify_step(project, "train"),
-    )
+    return steps
 
 
 # ---------------------------------------------------------------- deploy
@@ -154,65 +171,72 @@ def deploy_pipeline(project: ir.Project) -> Pipeline | None:
               "registry version to deploy; `latest` takes the newest approved version"),
     ]
     steps: list[Step] = []
-    previous: str | None = None
     for env in project.deployment.environments:
-        if env.requires_approval:
-            steps.append(Step(
-                name=f"approve-{env.name}", action="approve", kind="approval",
-                inputs=(Input("model_version", "string", FromParam("model_version")),),
-                args=(("environment", env.name), ("model", project.registry.model)),
-                after=(previous,) if previous else (), resources=LIGHT, cache=False, span=env.span,
-            ))
-            previous = steps[-1].name
-        s = env.strategy
-        args = [("environment", env.name), ("model", project.registry.model), ("strategy", s.type)]
-        if s.type == "canary":
-            args += [("steps", ",".join(str(x) for x in s.steps)), ("interval", str(s.interval_seconds))]
-        if s.sample is not None:
-            args.append(("sample", repr(s.sample)))
-        if s.split is not None:
-            args.append(("split", repr(s.split)))
-        if s.duration_seconds is not None:
-            args.append(("duration", str(s.duration_seconds)))
-        if env.rollback:
-            if env.rollback.max_error_rate is not None:
-                args.append(("max_error_rate", repr(env.rollback.max_error_rate)))
-            if env.rollback.max_p99_latency_ms is not None:
-                args.append(("max_p99_latency_ms", repr(env.rollback.max_p99_latency_ms)))
-        deploy = f"deploy-{env.name}"
-        steps.append(Step(
-            name=deploy, action="rollout" if s.type != "direct" else "deploy", kind="deploy",
-            inputs=(Input("model_version", "string", FromParam("model_version")),),
-            outputs=(Port("endpoint", "string"),),
-            args=tuple(args), after=(previous,) if previous else (),
-            resources=LIGHT, cache=False, span=env.span,
-        ))
-        previous = deploy
-        endpoint = Input("endpoint", "string", FromStep(deploy, "endpoint"))
-        if env.smoke_test:
-            steps.append(Step(
-                name=f"smoke-test-{env.name}", action="smoke_test", kind="processing",
-                inputs=(endpoint,), args=(("environment", env.name),),
-                resources=LIGHT, cache=False, span=env.span,
-            ))
-            previous = steps[-1].name
-        if env.load_test:
-            lt = env.load_test
-            steps.append(Step(
-                name=f"load-test-{env.name}", action="load_test", kind="processing",
-                inputs=(endpoint,),
-                args=(("environment", env.name), ("rps", str(lt.rps)), ("duration", str(lt.duration_seconds)),
-                      ("max_p95_ms", repr(lt.max_p95_ms))),
-                after=(previous,) if previous != deploy else (),
-                resources=PROCESSING, cache=False, span=lt.span,
-            ))
-            previous = steps[-1].name
+        steps += _environment_steps(project, env, steps[-1].name if steps else None)
     return Pipeline(
         name="deploy",
         description=f"Deploy {project.registry.model} through "
                     + " -> ".join(e.name for e in project.deployment.environments),
         params=tuple(params), steps=tuple(steps), on_failure=_notify_step(project, "deploy"),
     )
+
+
+def _environment_steps(project: ir.Project, env: ir.Environment, previous: str | None) -> list[Step]:
+    """One environment: approval (if required), deploy or rollout, smoke test, load test; each
+    after the one before (the load test runs beside the smoke test, after the deploy)."""
+    steps: list[Step] = []
+    if env.requires_approval:
+        steps.append(Step(
+            name=f"approve-{env.name}", action="approve", kind="approval",
+            inputs=(Input("model_version", "string", FromParam("model_version")),),
+            args=(("environment", env.name), ("model", project.registry.model)),
+            after=(previous,) if previous else (), resources=LIGHT, cache=False, span=env.span,
+        ))
+        previous = steps[-1].name
+    deploy = f"deploy-{env.name}"
+    steps.append(Step(
+        name=deploy, action="rollout" if env.strategy.type != "direct" else "deploy", kind="deploy",
+        inputs=(Input("model_version", "string", FromParam("model_version")),),
+        outputs=(Port("endpoint", "string"),),
+        args=_deploy_args(project, env), after=(previous,) if previous else (),
+        resources=LIGHT, cache=False, span=env.span,
+    ))
+    endpoint = Input("endpoint", "string", FromStep(deploy, "endpoint"))
+    if env.smoke_test:
+        steps.append(Step(
+            name=f"smoke-test-{env.name}", action="smoke_test", kind="processing",
+            inputs=(endpoint,), args=(("environment", env.name),),
+            resources=LIGHT, cache=False, span=env.span,
+        ))
+    if env.load_test:
+        lt = env.load_test
+        steps.append(Step(
+            name=f"load-test-{env.name}", action="load_test", kind="processing",
+            inputs=(endpoint,),
+            args=(("environment", env.name), ("rps", str(lt.rps)), ("duration", str(lt.duration_seconds)),
+                  ("max_p95_ms", repr(lt.max_p95_ms))),
+            after=(steps[-1].name,) if steps[-1].name != deploy else (),
+            resources=PROCESSING, cache=False, span=lt.span,
+        ))
+    return steps
+
+
+def _deploy_args(project: ir.Project, env: ir.Environment) -> tuple[tuple[str, str], ...]:
+    s = env.strategy
+    args = [("environment", env.name), ("model", project.registry.model), ("strategy", s.type)]
+    if s.type == "canary":
+        args += [("steps", ",".join(str(x) for x in s.steps)), ("interval", str(s.interval_seconds))]
+    if s.sample is not None:
+        args.append(("sample", repr(s.sample)))
+    if s.split is not None:
+        args.append(("split", repr(s.split)))
+    if s.duration_seconds is not None:
+        args.append(("duration", str(s.duration_seconds)))
+    if env.rollback and env.rollback.max_error_rate is not None:
+        args.append(("max_error_rate", repr(env.rollback.max_error_rate)))
+    if env.rollback and env.rollback.max_p99_latency_ms is not None:
+        args.append(("max_p99_latency_ms", repr(env.rollback.max_p99_latency_ms)))
+    return tuple(args)
 
 
 # ---------------------------------------------------------------- monitor

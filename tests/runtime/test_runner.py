@@ -105,6 +105,55 @@ def no_servers_left(project):
     return not any(serving.glob("*.json")) if serving.exists() else True
 
 
+# Started before every Python process through PYTHONPATH: a step process (`-m mlopsc step ...`)
+# appends the argv it was started with to the file the test names.
+RECORDER = """
+import json, os, sys
+if "step" in sys.orig_argv and os.environ.get("ARGV_RECORD"):
+    with open(os.environ["ARGV_RECORD"], "a", encoding="utf-8") as f:
+        f.write(json.dumps(sys.orig_argv) + "\\n")
+"""
+
+
+def resolved(command, params, work, step):
+    """The plan's command as the runner must run it: this interpreter, the spec by absolute path,
+    references resolved (inputs from earlier steps' output folders), outputs in the staging folder."""
+    from mlopsc.contract import parse_argv, staging_path
+
+    call = parse_argv(command)
+    argv = [sys.executable, "-m", *command]
+    for i, item in enumerate(argv):
+        name, sep, ref = item.partition("=")
+        if sep and ref.startswith("{{params."):
+            argv[i] = f"{name}={params[ref[len('{{params.'):-2]]}"
+        elif sep and ref.startswith("{{steps."):
+            producer, _, output = ref[len("{{steps."):-2].partition(".outputs.")
+            argv[i] = f"{name}={work / '.mlopsc' / 'runs' / call.pipeline / producer / output}"
+        elif sep and argv[i - 1] == "--output":
+            argv[i] = f"{name}={work / staging_path(call.pipeline, step) / name}"
+    argv[argv.index("--spec") + 1] = str(Path(call.spec).resolve())
+    return argv
+
+
+def test_each_step_runs_the_command_of_the_compiled_local_plan(project, tmp_path):
+    from mlopsc.api import compile_spec
+
+    (tmp_path / "sitecustomize.py").write_text(RECORDER)
+    record, work = tmp_path / "argv.jsonl", tmp_path / "work"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(PYTHONPATH=str(tmp_path), ARGV_RECORD=str(record))
+    out = subprocess.run([sys.executable, "-m", "mlopsc", "run", str(project["spec"]), "--pipeline", "train",
+                          "--until", "build-features", "--workdir", str(work)],
+                         capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    ran = [json.loads(line) for line in record.read_text().splitlines()]
+    plan = json.loads(compile_spec(str(project["spec"]), ["local"]).bundles["local"]["plan.json"])["pipelines"]
+    params = {k: str(v) for k, v in plan["train"]["params"].items()}
+    steps = {s["name"]: s["command"] for s in plan["train"]["steps"]}
+    assert ran == [resolved(steps[name], params, work, name) for name in ("validate-data", "build-features")]
+    assert "data_version_customers" in params and "--input" in ran[1]  # both kinds of reference were resolved
+
+
 def test_a_bad_batch_stops_at_validate_and_registers_nothing(project):
     spec = variant(project, "bad.yaml", "churn_local/data/customers.parquet", "churn_local/data/bad.parquet")
     out = mlopsc(project, "run", "--pipeline", "train", spec=spec)

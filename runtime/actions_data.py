@@ -1,0 +1,90 @@
+"""The data actions: `validate` (read the datasets, check them against their schema), `features`
+(apply the feature views) and `drift` (the current data against the reference)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mlopsc.runtime.steps import (
+    StepContext,
+    StepFailed,
+    apply_views,
+    read_dataset,
+    read_frames,
+    resolve_uri,
+    write_frames,
+    write_json,
+)
+
+
+def validate(ctx: StepContext) -> dict:
+    from mlopsc.runtime import datacheck
+    from mlopsc.runtime.lineage import content_hash
+
+    data = ctx.project.data
+    if data is None:
+        raise StepFailed("the spec declares no data")
+    frames, versions, reports = {}, {}, []
+    for ds in data.datasets:
+        df = read_dataset(ds, ctx.spec_dir)
+        report = datacheck.check_dataset(df, ds, data)
+        reports.append(report)
+        frames[ds.name] = df
+        versions[ds.name] = content_hash(resolve_uri(ds.uri, ctx.spec_dir))
+    summary = {"passed": all(r["passed"] for r in reports), "datasets": reports}
+    if "report" in ctx.outputs:
+        write_json(ctx.output("report"), summary)
+    if not summary["passed"]:
+        raise StepFailed("data validation failed:\n" + "\n".join(datacheck.format_report(r) for r in reports
+                                                                  if not r["passed"]))
+    if "data" in ctx.outputs:
+        write_frames(ctx.output("data"), frames, versions)
+    for r in reports:
+        ctx.log(datacheck.format_report(r))
+    return {"passed": True, "versions": versions}
+
+
+def features(ctx: StepContext) -> dict:
+    frames, versions = read_frames(ctx.input_path("data"))
+    out = apply_views(ctx.project, frames, ctx.spec_dir)
+    write_frames(ctx.output("features"), out, versions)
+    return {"datasets": sorted(out)}
+
+
+def drift(ctx: StepContext) -> dict:
+    from mlopsc.runtime import drift as dr
+    from mlopsc.runtime.datafiles import read
+
+    project, m = ctx.project, ctx.project.monitoring
+    if m is None or m.drift is None or project.data is None:
+        raise StepFailed("the spec declares no drift monitoring")
+    ref_ds = project.data.dataset(m.drift.reference)
+    if ref_ds is None:
+        raise StepFailed(f"drift reference {m.drift.reference!r} is not a dataset")
+    current_ref = ctx.inputs.get("current") or ctx.args.get("data")
+    if not current_ref:
+        raise StepFailed("no current data to compare: pass --data FILE")
+    current_path = Path(current_ref) if Path(current_ref).is_absolute() else ctx.root / current_ref
+    reference = read_dataset(ref_ds, ctx.spec_dir)
+    current = read(current_path)
+    columns = ref_ds.columns
+    if not columns and ref_ds.schema_from:
+        src = project.data.dataset(ref_ds.schema_from)
+        columns = src.columns if src else ()
+    report = dr.drift_for_spec(reference, current, m.drift, columns)
+    out = ctx.output("report")
+    write_json(out, report)
+    html_path = out.with_name(out.name + ".html")
+    tmp = html_path.with_name(html_path.name + ".tmp")
+    tmp.write_text(dr.render_html(report), encoding="utf-8", newline="\n")
+    os.replace(tmp, html_path)
+    paths = {"json": str(out), "html": str(html_path)}
+    if "violated" in ctx.outputs:
+        write_json(ctx.output("violated"), report["drifted"])
+    for f in report["features"]:
+        stat = f["statistic"]
+        shown = f"{stat:.4f}" if isinstance(stat, float) else str(stat)
+        ctx.log(f"{'DRIFT' if f['drifted'] else 'ok   '} {f['feature']}: {f['method']} {shown} "
+                f"(threshold {f['threshold']:g})")
+    return {"drifted": report["drifted"], "drifted_features": report["drifted_features"], **paths}

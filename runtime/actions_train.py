@@ -1,0 +1,146 @@
+"""The training actions: `train` (once, a local sweep, or one trial of a SageMaker tuning job)
+and `fine_tune`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from mlopsc import ir
+from mlopsc.runtime.steps import (
+    StepContext,
+    StepFailed,
+    call_with_supported,
+    load_callable,
+    read_frames,
+    read_json,
+    step_tracker,
+    training_dataset,
+    write_json,
+    write_model_ref,
+)
+
+
+def train(ctx: StepContext) -> dict:
+    """Train once with the spec's hyperparameters, or run the sweep (`--arg sweep=true`)."""
+    from mlopsc.runtime.lineage import git_commit, lineage_tags
+
+    project, t = ctx.project, ctx.project.training
+    if t is None:
+        raise StepFailed("the spec declares no training")
+    frames, versions = read_frames(ctx.input_path("data"))
+    df = frames[training_dataset(project)]
+    label = project.data.label if project.data else None
+    split = project.data.split if project.data else None
+    fn = load_callable(t.entrypoint, ctx.spec_dir)
+    hp = ir.thaw(t.hyperparameters)
+
+    def fit(params: dict) -> tuple[Any, dict]:
+        result = call_with_supported(
+            fn, df, params, label=label,
+            validation=split.validation if split else 0.2, seed=split.seed if split else 42,
+            stratify=split.stratify if split else None,
+        )
+        model, metrics = result if isinstance(result, tuple) else (result, {})
+        return model, {k: float(v) for k, v in metrics.items()}
+
+    commit = ctx.inputs.get("git_commit")
+    dirty = None
+    if not commit or commit == "unknown":
+        commit, dirty = git_commit(ctx.spec_dir)
+    tags = lineage_tags(git_commit=commit, git_dirty=dirty, spec_hash=project.spec_hash,
+                        data_versions=versions)
+    tracker = step_tracker(ctx)
+    sweep = t.sweep if ctx.args.get("sweep") == "true" else None
+    tuning_hp = tuning_hyperparameters() if sweep else None
+    with tracker.start_run(run_name="train", tags=tags) as run:
+        if sweep and tuning_hp is None:
+            model, metrics, hp = run_sweep(ctx, tracker, sweep, hp, fit)
+        else:
+            if tuning_hp:  # one trial of a SageMaker tuning job: its hyperparameters win
+                hp = {**hp, **tuning_hp}
+            tracker.log_params(hp)
+            model, metrics = fit(hp)
+            if sweep:
+                print(f"{sweep.metric}={metrics.get(sweep.metric, float('nan'))}", flush=True)
+        tracker.log_metrics(metrics)
+        example = df.drop(columns=[label]).head(5) if label and label in df.columns else df.head(5)
+        model_uri = tracker.log_model(model, input_example=example)
+    ref = {"model_uri": model_uri, "run_id": run.info.run_id, "experiment": tracker.experiment_name,
+           "tracking_uri": tracker.tracking_uri}
+    write_model_ref(ctx.output("model"), ref)
+    if "metrics" in ctx.outputs:
+        write_json(ctx.output("metrics"), metrics)
+    ctx.log(f"trained {project.registry.model}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    return ref
+
+
+def tuning_hyperparameters() -> dict | None:
+    """A SageMaker tuning trial's hyperparameters (JSON-encoded strings), or None elsewhere."""
+    path = Path(os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")) / "hyperparameters.json"
+    if not path.is_file():
+        return None
+    out = {}
+    for k, v in read_json(path).items():
+        try:
+            out[k] = json.loads(v) if isinstance(v, str) else v
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def run_sweep(ctx: StepContext, tracker: Any, sweep: ir.Sweep, base: dict, fit) -> tuple[Any, dict, dict]:
+    """Run the trials as nested MLflow runs; the best by the objective is the step's model."""
+    import mlflow
+    from mlopsc.runtime import sweep as sw
+
+    proposals, note = sw.trials(sweep, seed=ctx.project.data.split.seed if ctx.project.data and
+                                ctx.project.data.split else 0)
+    if note:
+        ctx.log(note)
+    best: tuple[Any, dict, dict] | None = None
+    best_value = None
+    for i, overrides in enumerate(proposals, 1):
+        hp = {**base, **overrides}
+        with mlflow.start_run(run_name=f"trial-{i}", nested=True):
+            tracker.log_params(hp)
+            model, metrics = fit(hp)
+            tracker.log_metrics(metrics)
+        value = metrics.get(sweep.metric)
+        if value is None:
+            raise StepFailed(f"sweep objective {sweep.metric!r} is not among the metrics the training "
+                             f"function returned ({', '.join(sorted(metrics))}) (spec {sweep.span})")
+        print(f"{sweep.metric}={value}", flush=True)
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in overrides.items())
+        ctx.log(f"trial {i}/{len(proposals)}: {shown} -> {sweep.metric}={value:.4g}")
+        if sw.better(value, best_value, sweep.goal):
+            best, best_value = (model, metrics, hp), value
+    assert best is not None
+    model, metrics, hp = best
+    tracker.log_params({k: v for k, v in hp.items()})
+    tracker.set_tags({"mlopsc.sweep.trials": str(len(proposals)), "mlopsc.sweep.strategy": sweep.strategy})
+    ctx.log(f"best trial: {sweep.metric}={best_value:.4g}")
+    return model, metrics, hp
+
+
+def fine_tune(ctx: StepContext) -> dict:
+    """LLM fine-tuning needs the GPU the spec asks for; without CUDA the step stops, located."""
+    llm = ctx.project.llm
+    ft = llm.fine_tune if llm else None
+    if ft is None:
+        raise StepFailed("the spec declares no llm.fine_tune")
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    gpu = f"{ft.resources.gpu_count} x {ft.resources.gpu_type or 'GPU'}" if ft.resources.gpu_count else "a GPU"
+    if not cuda:
+        raise StepFailed(f"{ft.span}: LLM fine-tuning ({ft.method} of {llm.base_model}) needs a CUDA GPU "
+                         f"({gpu} requested) and this machine has none; run the train pipeline on a "
+                         "cloud target (mlopsc compile --target kubeflow|sagemaker|vertex)")
+    raise StepFailed(f"{ft.span}: the local runtime has no {ft.method} fine-tuning loop for {llm.base_model}; "
+                     "run the train pipeline on a cloud target")
