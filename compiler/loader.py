@@ -34,6 +34,11 @@ _INT = re.compile(r"^[-+]?[0-9]+$")
 _INT_OCT = re.compile(r"^0o[0-7]+$")
 _INT_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+
+
+def reads_as_non_string(value: str) -> bool:
+    """Whether a plain (unquoted) scalar reads as null, a boolean or a number rather than text."""
+    return bool(_NULL.match(value) or value in _BOOL or _INT.match(value) or _FLOAT.match(value))
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from mlopsc.contract import StepCall, parse_argv
 from mlopsc.diagnostics import Diagnostic
 
+PLAN_TARGET = "local"  # the target whose compiled plan.json `mlopsc run` executes
 PARAM_REF = re.compile(r"\{\{params\.([^}]+)\}\}")
 STEP_REF = re.compile(r"\{\{steps\.([^.}]+)\.outputs\.([^}]+)\}\}")
 
@@ -26,10 +27,11 @@ def compile_local_plan(spec: str) -> tuple[dict | None, list[Diagnostic]]:
     """`plan.json` of the spec's local compile (None when the compile has errors), and its diagnostics."""
     from mlopsc.api import compile_spec
 
-    result = compile_spec(spec, ["local"])
-    if not result.ok or "local" not in result.bundles:
+    result = compile_spec(spec, [PLAN_TARGET])
+    bundle = result.bundles.get(PLAN_TARGET)
+    if not result.ok or bundle is None:
         return None, result.diagnostics
-    return json.loads(result.bundles["local"]["plan.json"]), result.diagnostics
+    return json.loads(bundle["plan.json"]), result.diagnostics
 
 
 def step_ref(value: str) -> tuple[str, str] | None:

@@ -142,6 +142,6 @@ def _flow(value: Any) -> str:
 
 
 def _looks_typed(value: str) -> bool:
-    from ..loader import _BOOL, _FLOAT, _INT, _NULL
+    from ..loader import reads_as_non_string
 
-    return bool(_NULL.match(value) or value in _BOOL or _INT.match(value) or _FLOAT.match(value))
+    return reads_as_non_string(value)

@@ -25,7 +25,6 @@ SageMaker runs the image's `train` program, which must exec that argv.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from mlopsc import ir
@@ -33,6 +32,7 @@ from mlopsc.contract import step_argv
 
 from . import expressions as ex
 from . import instance_types
+from .argv import Argv
 from .settings import Settings
 
 PROCESSING_IN = "/opt/ml/processing/input"
@@ -42,28 +42,6 @@ CHECKPOINTS = "/opt/ml/checkpoints"
 CACHE = {"Enabled": True, "ExpireAfter": "P30D"}
 PARAM_TYPES = {"string": "String", "integer": "Integer", "number": "Float", "boolean": "Boolean"}
 STRATEGIES = {"grid": "Grid", "random": "Random", "bayesian": "Bayesian"}
-_MARK = "\x00"
-
-
-@dataclass
-class _Argv:
-    """Builds one container argv whose elements may hold run-time expressions."""
-
-    values: list[Any] = field(default_factory=list)
-
-    def token(self, value: Any) -> str:
-        self.values.append(value)
-        return f"{_MARK}{len(self.values) - 1}{_MARK}"
-
-    def resolve(self, argv: list[str]) -> list[Any]:
-        out: list[Any] = []
-        for element in argv:
-            parts = element.split(_MARK)
-            pieces = [self.values[int(p)] if i % 2 else p for i, p in enumerate(parts)]
-            out.append(ex.join([p for p in pieces if p != ""]) if len(parts) > 1 else element)
-        return out
-
-
 class PipelineCompiler:
     def __init__(self, project: ir.Project, pipeline: ir.Pipeline, settings: Settings):
         self.project = project
@@ -171,7 +149,7 @@ class PipelineCompiler:
     # ---------------------------------------------------------------- Processing
 
     def processing(self, step: ir.Step) -> dict[str, Any]:
-        argv = _Argv()
+        argv = Argv()
         inputs: list[dict[str, Any]] = []
         outputs: dict[str, dict[str, Any]] = {}
         property_files: dict[str, dict[str, str]] = {}
@@ -243,7 +221,7 @@ class PipelineCompiler:
 
     # ---------------------------------------------------------------- Training and Tuning
 
-    def _training_parts(self, step: ir.Step, argv: _Argv, param_ref) -> tuple[list[str], dict[str, Any]]:
+    def _training_parts(self, step: ir.Step, argv: Argv, param_ref) -> tuple[list[str], dict[str, Any]]:
         channels: list[dict[str, Any]] = []
 
         def input_ref(i: ir.Input) -> str:
@@ -299,7 +277,7 @@ class PipelineCompiler:
         return hp
 
     def training(self, step: ir.Step) -> dict[str, Any]:
-        argv = _Argv()
+        argv = Argv()
         command, args = self._training_parts(step, argv, lambda i: argv.token(self.value_of(i.source)))
         args["AlgorithmSpecification"] = {"TrainingImage": ex.param("image"), "TrainingInputMode": "File",
                                           "ContainerEntrypoint": argv.resolve(command)}
@@ -320,7 +298,7 @@ class PipelineCompiler:
             env[var] = self.value_of(i.source)
             return f"env:{var}"
 
-        command, definition = self._training_parts(step, _Argv(), param_ref)
+        command, definition = self._training_parts(step, Argv(), param_ref)
         env.update(self.environment(step))
         env["MLOPSC_STEP_ARGV"] = json.dumps(command)
         definition["AlgorithmSpecification"] = {
