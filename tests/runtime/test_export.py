@@ -35,7 +35,9 @@ def _step(workdir: Path, *argv: str) -> subprocess.CompletedProcess:
                           env=env, cwd=workdir, timeout=180, check=False)
 
 
-def test_export_model_resolves_latest_and_writes_the_upload_metadata(tmp_path):
+def test_export_model_resolves_latest_and_writes_the_upload_metadata(tmp_path, monkeypatch):
+    # set through monkeypatch so it is undone: MLflow's set_tracking_uri exports the variable
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", embedded_tracking_uri(tmp_path))
     _register_two_versions(tmp_path)
     out, eo = tmp_path / "out" / "model", tmp_path / "executor_output.json"
     proc = _step(tmp_path, "export_model", "--spec", str(SPEC), "--target", "vertex", "--pipeline", "deploy",
