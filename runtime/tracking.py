@@ -86,15 +86,18 @@ def native_flavor(framework: str | None, model: Any) -> str | None:
 
 
 def relaxed_signature(example: Any, predictions: Any):
-    """The signature MLflow infers from the input example, with integer columns as doubles
-    and every input optional: a caller's JSON `25` for a float column, a null in an integer
-    one, or a feature the model's transform computes itself must not be rejected."""
+    """The signature MLflow infers from the input example, with numeric columns as `Any` and
+    every input optional. MLflow's enforcement refuses int64 for a double column and a null
+    (float64) for a long one, and drops columns the signature lacks: callers send JSON `25` for
+    a spend, nulls the model's own code handles, or leave out what the transforms compute."""
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types import ColSpec, DataType, Schema
+    from mlflow.types.schema import AnyType
 
     inferred = infer_signature(example, predictions)
-    widen = {DataType.integer: DataType.double, DataType.long: DataType.double}
-    inputs = Schema([ColSpec(widen.get(c.type, c.type), c.name, required=False) for c in inferred.inputs.inputs])
+    numeric = {DataType.integer, DataType.long, DataType.float, DataType.double}
+    inputs = Schema([ColSpec(AnyType() if c.type in numeric else c.type, c.name, required=False)
+                     for c in inferred.inputs.inputs])
     return ModelSignature(inputs=inputs, outputs=inferred.outputs)
 
 
