@@ -14,6 +14,10 @@ from mlopsc.runtime import storage as store
 from mlopsc.runtime.steps import StepFailed, read_json, write_json
 
 
+# Versions `runtime.storage` records but cannot read by: checked against what is there instead.
+CHECKED_VERSIONS = ("s3:etag:", "dvc:md5:")
+
+
 class Storage(Protocol):
     """What the steps read and write through a platform."""
 
@@ -38,9 +42,22 @@ class DataStorage:
         """The object and version `ds` reads; `requested` (`latest`, `dvc:<file>.dvc`, an S3
         version id, a GCS generation, a content hash) pins it, else the spec's `version`."""
         try:
+            if requested and requested.startswith(CHECKED_VERSIONS):
+                return self._resolve_checked(ds, spec_dir, requested)
             return store.resolve(ds.name, ds.uri, requested or ds.version, spec_dir)
         except store.StorageError as e:
             raise StepFailed(str(e)) from None
+
+    @staticmethod
+    def _resolve_checked(ds: ir.Dataset, spec_dir: Path, requested: str) -> store.Resolved:
+        """A recorded version that cannot address an object (an ETag, a DVC md5, e.g. from the
+        `resolve_data` step): resolve as the spec says and require that version."""
+        how = ds.version if requested.startswith("dvc:md5:") else "latest"
+        resolved = store.resolve(ds.name, ds.uri, how, spec_dir)
+        if resolved.version != requested:
+            raise StepFailed(f"dataset {ds.name!r}: version {requested} was requested but {resolved.source_uri} "
+                             f"now holds {resolved.version}")
+        return resolved
 
     def read_resolved(self, resolved: store.Resolved, fmt: str | None = None) -> Any:
         try:

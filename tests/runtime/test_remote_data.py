@@ -29,7 +29,7 @@ data:
   datasets:
     customers:
       uri: {uri}
-      format: parquet
+      format: parquet{version}
       schema:
         customer_id: {{type: string, nullable: false, unique: true}}
         spend: {{type: number, min: 0}}
@@ -70,11 +70,11 @@ def _parquet(rows: int) -> bytes:
     return buf.getvalue()
 
 
-def _project(root: Path, uri: str) -> Path:
+def _project(root: Path, uri: str, version: str | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "train.py").write_text(textwrap.dedent(TRAIN))
     spec = root / "mlops.yaml"
-    spec.write_text(SPEC.format(uri=uri))
+    spec.write_text(SPEC.format(uri=uri, version=f"\n      version: {version}" if version else ""))
     return spec
 
 
@@ -117,6 +117,7 @@ def s3():
         client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
         client.create_bucket(Bucket="data")
         client.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
+        client.create_bucket(Bucket="plain")
         yield client
 
 
@@ -138,7 +139,8 @@ def test_s3_version_read_is_the_lineage_of_the_registered_model(s3, tmp_path):
 
     from mlflow import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{spec.parent / '.mlopsc' / 'mlflow.db'}")
+    store = f"sqlite:///{spec.parent / '.mlopsc' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=store, registry_uri=store)  # not the registry an earlier test set
     version = client.get_model_version("remote-data", "1")
     assert version.tags["mlopsc.data.customers"] == f"s3:versionId:{v1}"
     run = client.get_run(version.run_id)
@@ -155,6 +157,20 @@ def test_s3_latest_records_the_newest_version(s3, tmp_path):
     assert _validate(spec).returncode == 0
     assert json.loads((tmp_path / "out" / "data" / "versions.json").read_text()) == \
         {"customers": f"s3:versionId:{newest}"}
+
+
+def test_an_unversioned_object_pinned_by_its_etag_must_still_hold_it(s3, tmp_path):
+    body = _parquet(5)
+    s3.put_object(Bucket="plain", Key="customers.parquet", Body=body)
+    etag = f"s3:etag:{hashlib.md5(body).hexdigest()}"
+    spec = _project(tmp_path, "s3://plain/customers.parquet")
+    proc = _validate(spec, etag)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "out" / "data" / "versions.json").read_text()) == {"customers": etag}
+    s3.put_object(Bucket="plain", Key="customers.parquet", Body=_parquet(6))  # the data changed since
+    line = _one_line_error(_validate(spec, etag))
+    assert line.startswith(f"error: step validate failed: dataset 'customers': version {etag} was requested "
+                           "but s3://plain/customers.parquet now holds s3:etag:")
 
 
 def test_s3_missing_object_and_unreachable_bucket_are_one_line_naming_the_dataset(s3, tmp_path):
@@ -196,6 +212,12 @@ def test_a_dvc_version_reads_the_remote_object_and_records_its_md5(s3, tmp_path)
     proc = _validate(spec, "dvc:data/customers.parquet.dvc")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "out" / "data" / "versions.json").read_text()) == {"customers": f"dvc:md5:{md5}"}
+    # the md5 a `resolve_data` step recorded pins the spec's DVC version to that object
+    spec = _project(tmp_path, "data/customers.parquet", version="dvc:data/customers.parquet.dvc")
+    assert _validate(spec, f"dvc:md5:{md5}").returncode == 0
+    line = _one_line_error(_validate(spec, "dvc:md5:" + "1" * 32))
+    assert line.startswith(f"error: step validate failed: dataset 'customers': version dvc:md5:{'1' * 32} was "
+                           f"requested but data/customers.parquet now holds dvc:md5:{md5}")
 
 
 def test_gcs_generation_is_recorded_and_a_missing_object_is_one_line(tmp_path):
