@@ -4,7 +4,9 @@
     with tracker.start_run(run_name="train", tags=lineage_tags(...)) as run:
         tracker.log_params(hyperparameters)
         tracker.log_metrics(metrics)
-        model_uri = tracker.log_model(model, input_example=sample)
+        tracker.log_input("customers", "s3://bucket/customers.parquet", "s3:versionId:...", df)
+        model_uri = tracker.log_model(model, input_example=sample, framework="sklearn",
+                                      transforms=((customer_activity, ("tenure_bucket",)),))
     version = tracker.register(model_uri, "churn-classifier", tags=..., aliases=("candidate",),
                                pending_approval=True)
     tracker.approve("churn-classifier", version.version, alias="production")
@@ -13,10 +15,16 @@ Defaults: tracking URI `sqlite:///<workdir>/.mlopsc/mlflow.db` (absolute path), 
 `<workdir>/.mlopsc/mlruns`. A `tracking_uri` (e.g. `http://mlflow:5000`) overrides both; the
 server decides where artifacts go.
 
+Models: a model of the spec's `training.framework` (an sklearn estimator, an `nn.Module`, ...)
+is logged with that framework's MLflow flavor; any other object, and any model behind feature
+transforms, is a pyfunc (`model_wrapper.FeatureModel`) that applies the transforms first and
+loads without mlopsc. The signature comes from raw input rows (`relaxed_signature`).
+
 Tags written by mlopsc (on runs and on model versions):
 - `mlopsc.git_commit`, `mlopsc.git_dirty` (`true` when the work tree had changes),
-  `mlopsc.spec_hash`, `mlopsc.data.<dataset>` (a dataset's version, e.g. `sha256:...` or
-  `dvc:...`), `mlopsc.run_id` (on versions: the MLflow run that produced the model);
+  `mlopsc.spec_hash`, `mlopsc.data.<dataset>` (the version read, e.g. `sha256:...`,
+  `s3:versionId:...`, `gs:generation:...`, `dvc:md5:...`), `mlopsc.model.flavor` (on the run),
+  `mlopsc.run_id` (on versions: the MLflow run that produced the model);
 - `mlopsc.approval`: `pending` (approval required, not yet given), `approved`, or
   `not_required`; `mlopsc.approval.required_for`: comma-separated environments;
   `mlopsc.approved_by` once approved.

@@ -123,7 +123,14 @@ def _mlmodel(tracker, model_uri) -> dict:
     return yaml.safe_load((Path(local) / "MLmodel").read_text()), Path(local)
 
 
-def test_a_model_of_the_spec_framework_is_logged_with_its_flavor_and_a_signature(tmp_path):
+@pytest.fixture
+def own_store(monkeypatch):
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which steps take as the orchestrator's
+    store: restore it so later tests do not write into this test's store."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+def test_a_model_of_the_spec_framework_is_logged_with_its_flavor_and_a_signature(tmp_path, own_store):
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
@@ -147,7 +154,7 @@ class _Half:
         return [0.5] * len(df)
 
 
-def test_the_feature_transform_travels_with_the_model_and_it_loads_without_mlopsc(tmp_path):
+def test_the_feature_transform_travels_with_the_model_and_it_loads_without_mlopsc(tmp_path, own_store):
     import pandas as pd
     from mlopsc.runtime.steps import load_callable
 
