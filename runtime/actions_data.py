@@ -10,28 +10,32 @@ from mlopsc.runtime.steps import (
     StepContext,
     StepFailed,
     apply_views,
-    read_dataset,
     read_frames,
-    resolve_uri,
+    requested_version,
+    step_storage,
     write_frames,
     write_json,
 )
 
 
 def validate(ctx: StepContext) -> dict:
+    """Read each dataset in the version the run asks for (`version_<ds>`), check it, and record
+    the version actually read (`versions.json`, what lineage and the registered model name)."""
     from mlopsc.runtime import datacheck
-    from mlopsc.runtime.lineage import content_hash
 
     data = ctx.project.data
     if data is None:
         raise StepFailed("the spec declares no data")
+    storage = step_storage(ctx)
     frames, versions, reports = {}, {}, []
     for ds in data.datasets:
-        df = read_dataset(ds, ctx.spec_dir)
+        resolved = storage.resolve_dataset(ds, ctx.spec_dir, requested_version(ctx, ds.name))
+        df = storage.read_resolved(resolved, ds.format)
         report = datacheck.check_dataset(df, ds, data)
         reports.append(report)
         frames[ds.name] = df
-        versions[ds.name] = content_hash(resolve_uri(ds.uri, ctx.spec_dir))
+        versions[ds.name] = resolved.version
+        ctx.log(f"read {ds.name} from {resolved.uri} ({resolved.version})")
     summary = {"passed": all(r["passed"] for r in reports), "datasets": reports}
     if "report" in ctx.outputs:
         write_json(ctx.output("report"), summary)
@@ -54,8 +58,6 @@ def features(ctx: StepContext) -> dict:
 
 def drift(ctx: StepContext) -> dict:
     from mlopsc.runtime import drift as dr
-    from mlopsc.runtime.datafiles import read
-
     project, m = ctx.project, ctx.project.monitoring
     if m is None or m.drift is None or project.data is None:
         raise StepFailed("the spec declares no drift monitoring")
@@ -65,9 +67,10 @@ def drift(ctx: StepContext) -> dict:
     current_ref = ctx.inputs.get("current") or ctx.args.get("data")
     if not current_ref:
         raise StepFailed("no current data to compare: pass --data FILE")
+    storage = step_storage(ctx)
     current_path = Path(current_ref) if Path(current_ref).is_absolute() else ctx.root / current_ref
-    reference = read_dataset(ref_ds, ctx.spec_dir)
-    current = read(current_path)
+    reference = storage.read_dataset(ref_ds, ctx.spec_dir, requested_version(ctx, ref_ds.name))
+    current = storage.read_table(current_path)
     columns = ref_ds.columns
     if not columns and ref_ds.schema_from:
         src = project.data.dataset(ref_ds.schema_from)

@@ -66,8 +66,8 @@ def train(ctx: StepContext) -> dict:
             if sweep:
                 print(f"{sweep.metric}={metrics.get(sweep.metric, float('nan'))}", flush=True)
         tracker.log_metrics(metrics)
-        example = df.drop(columns=[label]).head(5) if label and label in df.columns else df.head(5)
-        model_uri = tracker.log_model(model, input_example=example)
+        log_training_inputs(ctx, tracker, frames, versions)
+        model_uri = log_trained_model(ctx, tracker, model, df)
     ref = {"model_uri": model_uri, "run_id": run.info.run_id, "experiment": tracker.experiment_name,
            "tracking_uri": tracker.tracking_uri}
     write_model_ref(ctx.output("model"), ref)
@@ -75,6 +75,35 @@ def train(ctx: StepContext) -> dict:
         write_json(ctx.output("metrics"), metrics)
     ctx.log(f"trained {project.registry.model}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return ref
+
+
+def log_trained_model(ctx: StepContext, tracker: Any, model: Any, df: Any) -> str:
+    """Log the model with the spec's framework flavor, or as a pyfunc carrying the feature
+    transforms of the training dataset (and the user's code files); the input example is raw
+    rows: without the label and without the columns the transforms compute."""
+    project = ctx.project
+    name = training_dataset(project)
+    transforms, files = [], {project.training.entrypoint.partition(":")[0]}
+    for view in project.features.views if project.features else ():
+        if view.transform and view.source == name:
+            transforms.append((load_callable(view.transform, ctx.spec_dir), tuple(f for f, _ in view.features)))
+            files.add(view.transform.partition(":")[0])
+    computed = {f for _, features in transforms for f in features}
+    label = project.data.label if project.data else None
+    example = df.drop(columns=[c for c in df.columns if c == label or c in computed]).head(5)
+    code_paths = sorted(str((ctx.spec_dir / f).resolve()) for f in files
+                        if f.endswith(".py") and (ctx.spec_dir / f).is_file())
+    return tracker.log_model(model, input_example=example, framework=project.training.framework,
+                             transforms=tuple(transforms), code_paths=code_paths)
+
+
+def log_training_inputs(ctx: StepContext, tracker: Any, frames: dict, versions: dict) -> None:
+    """`mlflow.log_input` for each dataset read: its name, source URI and the version read."""
+    data = ctx.project.data
+    for name, df in frames.items():
+        ds = data.dataset(name) if data else None
+        if ds is not None and name in versions:
+            tracker.log_input(name, ds.uri, str(versions[name]), df)
 
 
 def tuning_hyperparameters() -> dict | None:

@@ -11,14 +11,16 @@ and maps `StepFailed` to exit code 1.
 
 On-disk conventions for outputs (the same on every target; a target only decides the paths):
 - a `dataset` output is a directory with one `<dataset>.parquet` per dataset, plus
-  `versions.json` (dataset name -> content hash or declared version, for lineage);
+  `versions.json` (dataset name -> the version actually read: `sha256:...` for a local file,
+  `s3:versionId:...`/`s3:etag:...`, `gs:generation:...`, `dvc:md5:...`; for lineage);
 - a `metrics` output is a JSON file;
 - a `model` output is a JSON file `{"model_uri", "run_id", "experiment", "tracking_uri"}`;
 - a parameter output (`boolean`, `string`, ...) is a file holding its JSON value (`true`, `"3"`);
 - the drift step's `report` is the JSON report, with the HTML page beside it as `report.html`.
 
 Relative dataset URIs and entrypoints (`train.py:train`) resolve against the spec's directory;
-a local run reads local paths and `file://` URIs only.
+datasets are read through the platform's storage (`platforms.storage`: local, `file://`,
+`s3://`, `gs://`, DVC).
 """
 
 from __future__ import annotations
@@ -79,34 +81,65 @@ def action_function(action: str) -> Callable[[StepContext], dict]:
 
 
 def run_step(action: str, ctx: StepContext) -> dict:
-    """Run one action; return a small summary dict. Raises `StepFailed` or `KeyError`."""
-    return action_function(action)(ctx)
+    """Run one action; return a small summary dict. Raises `StepFailed` or `KeyError`; a failure
+    of a store the step talks to (MLflow, AWS, object storage) becomes a one-line `StepFailed`."""
+    fn = action_function(action)
+    try:
+        return fn(ctx)
+    except StepFailed:
+        raise
+    except Exception as e:
+        message = store_failure(e)
+        if message is None:
+            raise
+        raise StepFailed(message) from None
+
+
+# Where an exception class comes from says which store failed: the libraries that talk to the
+# tracking server and object storage (no import of them here: a local step may not load them).
+_STORE_MODULES = (("mlflow", "MLflow tracking store"), ("botocore", "AWS"), ("boto3", "AWS"),
+                  ("s3fs", "object storage"), ("gcsfs", "object storage"), ("fsspec", "object storage"),
+                  ("aiobotocore", "AWS"), ("google.", "Google Cloud"))
+
+
+def store_failure(e: BaseException) -> str | None:
+    """The one-line message for a store's failure (naming the store), or None for other errors."""
+    from mlopsc.runtime.storage import StorageError, environment_hint
+
+    text = " ".join(str(e).split())[:400] or type(e).__name__
+    if isinstance(e, StorageError):
+        return text
+    modules = [c.__module__ for c in type(e).__mro__]
+    for prefix, store in _STORE_MODULES:
+        if any(m == prefix or m.startswith(prefix.rstrip(".") + ".") for m in modules):
+            if prefix == "mlflow":
+                return f"{store} {_tracking_uri()}: {text}"
+            return f"{store} ({environment_hint()}): {text}"
+    return None
+
+
+def _tracking_uri() -> str:
+    mlflow = sys.modules.get("mlflow")
+    try:
+        return mlflow.get_tracking_uri() if mlflow is not None else os.environ.get("MLFLOW_TRACKING_URI", "")
+    except Exception:  # noqa: BLE001 - only for the message
+        return os.environ.get("MLFLOW_TRACKING_URI", "")
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def resolve_uri(uri: str, spec_dir: Path) -> Path:
-    if uri.startswith("file://"):
-        from urllib.parse import unquote, urlsplit
-
-        return Path(unquote(urlsplit(uri).path))
-    if "://" in uri:
-        raise StepFailed(
-            f"dataset uri {uri!r} is not a local path: this runtime reads datasets from local paths "
-            "only (reading s3:// or gs:// directly is not implemented yet); use a path relative to the spec"
-        )
-    p = Path(uri)
-    return p if p.is_absolute() else spec_dir / p
+def requested_version(ctx: StepContext, dataset: str) -> str | None:
+    """The version of `dataset` the run asks for (`--input version_<ds>=...`, e.g. from the
+    `resolve_data` step or the pipeline's `data_version_<ds>` parameter), or None."""
+    return ctx.inputs.get(f"version_{dataset}") or ctx.args.get(f"version_{dataset}") or None
 
 
-def read_dataset(ds: ir.Dataset, spec_dir: Path):
-    from mlopsc.runtime.datafiles import read
+def step_storage(ctx: StepContext):
+    """The step's data storage, from its platform (`platforms.storage.DataStorage`)."""
+    from mlopsc.runtime import platforms
 
-    path = resolve_uri(ds.uri, spec_dir)
-    if not path.exists():
-        raise StepFailed(f"dataset {ds.name!r}: {path} does not exist")
-    return read(path, ds.format)
+    return platforms.current(ctx).storage
 
 
 def load_callable(ref: str, base: Path) -> Callable[..., Any]:

@@ -4,7 +4,9 @@
     with tracker.start_run(run_name="train", tags=lineage_tags(...)) as run:
         tracker.log_params(hyperparameters)
         tracker.log_metrics(metrics)
-        model_uri = tracker.log_model(model, input_example=sample)
+        tracker.log_input("customers", "s3://bucket/customers.parquet", "s3:versionId:...", df)
+        model_uri = tracker.log_model(model, input_example=sample, framework="sklearn",
+                                      transforms=((customer_activity, ("tenure_bucket",)),))
     version = tracker.register(model_uri, "churn-classifier", tags=..., aliases=("candidate",),
                                pending_approval=True)
     tracker.approve("churn-classifier", version.version, alias="production")
@@ -13,10 +15,16 @@ Defaults: tracking URI `sqlite:///<workdir>/.mlopsc/mlflow.db` (absolute path), 
 `<workdir>/.mlopsc/mlruns`. A `tracking_uri` (e.g. `http://mlflow:5000`) overrides both; the
 server decides where artifacts go.
 
+Models: a model of the spec's `training.framework` (an sklearn estimator, an `nn.Module`, ...)
+is logged with that framework's MLflow flavor; any other object, and any model behind feature
+transforms, is a pyfunc (`model_wrapper.FeatureModel`) that applies the transforms first and
+loads without mlopsc. The signature comes from raw input rows (`relaxed_signature`).
+
 Tags written by mlopsc (on runs and on model versions):
 - `mlopsc.git_commit`, `mlopsc.git_dirty` (`true` when the work tree had changes),
-  `mlopsc.spec_hash`, `mlopsc.data.<dataset>` (a dataset's version, e.g. `sha256:...` or
-  `dvc:...`), `mlopsc.run_id` (on versions: the MLflow run that produced the model);
+  `mlopsc.spec_hash`, `mlopsc.data.<dataset>` (the version read, e.g. `sha256:...`,
+  `s3:versionId:...`, `gs:generation:...`, `dvc:md5:...`), `mlopsc.model.flavor` (on the run),
+  `mlopsc.run_id` (on versions: the MLflow run that produced the model);
 - `mlopsc.approval`: `pending` (approval required, not yet given), `approved`, or
   `not_required`; `mlopsc.approval.required_for`: comma-separated environments;
   `mlopsc.approved_by` once approved.
@@ -24,8 +32,10 @@ Tags written by mlopsc (on runs and on model versions):
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -54,21 +64,49 @@ def default_artifact_root(workdir: str | os.PathLike = ".") -> str:
 # lineage helpers live in `lineage` (no MLflow import); re-exported here
 from mlopsc.runtime.lineage import content_hash, git_commit, lineage_tags  # noqa: F401
 
-# ---------------------------------------------------------------- the pyfunc wrapper
+# ---------------------------------------------------------------- model flavors
+
+# training.framework -> (MLflow flavor module, the framework's top module, its model classes)
+FLAVORS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "pytorch": ("mlflow.pytorch", "torch", ("nn.Module",)),
+    "sklearn": ("mlflow.sklearn", "sklearn", ("base.BaseEstimator",)),
+    "xgboost": ("mlflow.xgboost", "xgboost", ("Booster", "XGBModel")),
+    "lightgbm": ("mlflow.lightgbm", "lightgbm", ("Booster", "LGBMModel")),
+    "tensorflow": ("mlflow.tensorflow", "tensorflow", ("keras.Model",)),
+}
 
 
-with warnings.catch_warnings():  # MLflow warns at class creation about missing type hints
-    warnings.simplefilter("ignore")
+def native_flavor(framework: str | None, model: Any) -> str | None:
+    """The MLflow flavor module for `model` when it is an object of `framework` (an
+    `nn.Module` for pytorch, an estimator for sklearn, ...), else None (pyfunc). The framework
+    is not imported here: a model of it exists only if its module already is."""
+    entry = FLAVORS.get(framework or "")
+    root = sys.modules.get(entry[1]) if entry else None
+    if entry is None or root is None:
+        return None
+    for dotted in entry[2]:
+        cls: Any = root
+        for part in dotted.split("."):
+            cls = getattr(cls, part, None)
+        if isinstance(cls, type) and isinstance(model, cls):
+            return entry[0]
+    return None
 
-    class PyfuncModel(mlflow.pyfunc.PythonModel):
-        """Any object with `predict(DataFrame)` as an MLflow pyfunc (pickled with cloudpickle;
-        its class must be importable where the model is loaded, or pickled by value)."""
 
-        def __init__(self, model: Any):
-            self.model = model
+def relaxed_signature(example: Any, predictions: Any):
+    """The signature MLflow infers from the input example, with numeric columns as `Any` and
+    every input optional. MLflow's enforcement refuses int64 for a double column and a null
+    (float64) for a long one, and drops columns the signature lacks: callers send JSON `25` for
+    a spend, nulls the model's own code handles, or leave out what the transforms compute."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, DataType, Schema
+    from mlflow.types.schema import AnyType
 
-        def predict(self, context, model_input, params=None):
-            return self.model.predict(model_input)
+    inferred = infer_signature(example, predictions)
+    numeric = {DataType.integer, DataType.long, DataType.float, DataType.double}
+    inputs = Schema([ColSpec(AnyType() if c.type in numeric else c.type, c.name, required=False)
+                     for c in inferred.inputs.inputs])
+    return ModelSignature(inputs=inputs, outputs=inferred.outputs)
 
 
 def _requirements() -> list[str]:
@@ -133,25 +171,59 @@ class Tracker:
         mlflow.log_dict(data, artifact_file)
 
     def log_model(self, model: Any, name: str = "model", input_example: Any = None,
-                  pip_requirements: list[str] | None = None) -> str:
-        """Log `model` (anything with `predict(DataFrame)`) as a pyfunc in the active run; return its URI.
+                  pip_requirements: list[str] | None = None, *, framework: str | None = None,
+                  transforms: tuple = (), code_paths: list[str] | None = None) -> str:
+        """Log `model` in the active run; return its URI.
 
-        The input example is stored with the model; no signature is inferred from it (see below).
+        A model of `framework` without feature transforms is logged with that framework's flavor
+        (`mlflow.sklearn`, `mlflow.pytorch`, ...). Anything else, and any model behind
+        `transforms` ((function, feature columns) pairs), is a pyfunc `FeatureModel` that applies
+        the transforms first; it is pickled by value with the user's code, so it loads without
+        mlopsc, and `code_paths` (the user's files) travel with it. The signature is inferred
+        from `input_example` (`relaxed_signature`); an `nn.Module` takes tensors, not the
+        example's table, so it is logged without one.
         """
-        import warnings
-
+        flavor = None if transforms else native_flavor(framework, model)
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
-            info = mlflow.pyfunc.log_model(
-                name=name,
-                python_model=model if isinstance(model, mlflow.pyfunc.PythonModel) else PyfuncModel(model),
-                input_example=input_example,
-                # no inferred signature: MLflow's schema enforcement would reject a JSON 25 for a
-                # float column or a null in an integer one; the model's own code handles inputs
-                signature=False,
-                pip_requirements=pip_requirements or _requirements(),
-            )
+            warnings.filterwarnings("ignore", message=".*type hints.*")
+            if flavor == "mlflow.pytorch":
+                info = importlib.import_module(flavor).log_model(
+                    model, name=name, pip_requirements=pip_requirements or _requirements())
+            elif flavor is not None:
+                module = importlib.import_module(flavor)
+                signature = relaxed_signature(input_example, model.predict(input_example)) \
+                    if input_example is not None else None
+                info = module.log_model(model, name=name, input_example=input_example, signature=signature)
+            else:
+                info = self._log_pyfunc(model, name, input_example, pip_requirements, transforms, code_paths)
+        mlflow.set_tag(TAG_PREFIX + "model.flavor", (flavor or "mlflow.pyfunc").removeprefix("mlflow."))
         return info.model_uri
+
+    def _log_pyfunc(self, model: Any, name: str, input_example: Any, pip_requirements: list[str] | None,
+                    transforms: tuple, code_paths: list[str] | None):
+        import cloudpickle
+
+        from mlopsc.runtime import model_wrapper
+
+        wrapped = model if isinstance(model, mlflow.pyfunc.PythonModel) else \
+            model_wrapper.FeatureModel(model, transforms)
+        signature = None
+        if input_example is not None:
+            signature = relaxed_signature(input_example, wrapped.predict(None, input_example))
+        cloudpickle.register_pickle_by_value(model_wrapper)  # loads where mlopsc is not installed
+        return mlflow.pyfunc.log_model(
+            name=name, python_model=wrapped, input_example=input_example,
+            signature=signature if signature is not None else False,
+            code_paths=code_paths or None, pip_requirements=pip_requirements or _requirements(),
+        )
+
+    def log_input(self, name: str, source_uri: str, version: str, df: Any, context: str = "training") -> None:
+        """Record a dataset the run read: its name, source URI and the version read as the digest
+        (MLflow keeps 36 characters of a digest; the whole version is the input's tag)."""
+        import mlflow.data
+
+        dataset = mlflow.data.from_pandas(df, source=source_uri, name=name, digest=version[-36:])
+        mlflow.log_input(dataset, context=context, tags={TAG_PREFIX + "version": version})
 
     # -- registry
 

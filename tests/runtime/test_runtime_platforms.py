@@ -12,7 +12,7 @@ import pytest
 from mlopsc.api import load_project
 from mlopsc.runtime import platforms
 from mlopsc.runtime.platforms import base
-from mlopsc.runtime.platforms.storage import LocalStorage
+from mlopsc.runtime.platforms.storage import DataStorage
 from mlopsc.runtime.platforms.tracking_store import embedded_tracking_uri, resolve_tracking_uri
 from mlopsc.runtime.steps import StepContext, StepFailed
 
@@ -116,20 +116,38 @@ def test_a_step_takes_the_orchestrators_store_before_the_spec(project, tmp_path,
     assert local.tracking_uri(_ctx(spec_store, tmp_path)) == "http://spec:5000"
 
 
-def test_local_storage_reads_local_paths_only(tmp_path):
-    storage = LocalStorage()
+def test_storage_resolves_local_paths_against_the_spec_and_keeps_remote_uris(tmp_path):
+    storage = DataStorage()
     assert storage.resolve("data/x.parquet", tmp_path) == tmp_path / "data" / "x.parquet"
     assert storage.resolve("file:///srv/my%20data/x.csv", tmp_path) == Path("/srv/my data/x.csv")
-    with pytest.raises(StepFailed, match="reads datasets from local paths only"):
-        storage.resolve("s3://bucket/x.parquet", tmp_path)
+    assert storage.resolve("s3://bucket/x.parquet", tmp_path) == "s3://bucket/x.parquet"
     with pytest.raises(StepFailed, match=re.escape(f"data file {tmp_path / 'missing.csv'} does not exist")):
         storage.read_table(tmp_path / "missing.csv")
 
 
-def test_local_storage_reads_a_declared_dataset_relative_to_the_spec(project, tmp_path):
-    ds = dataclasses.replace(project.data.datasets[0], uri="gone.parquet")
+def test_storage_reads_a_declared_dataset_relative_to_the_spec(project, tmp_path):
+    ds = dataclasses.replace(project.data.datasets[0], uri="gone.parquet", version=None)
     with pytest.raises(StepFailed, match=re.escape(f"dataset '{ds.name}': {tmp_path / 'gone.parquet'} does not exist")):
-        LocalStorage().read_dataset(ds, tmp_path)
+        DataStorage().read_dataset(ds, tmp_path)
+
+
+def test_storage_reads_the_version_it_reports_and_refuses_another(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"a": [1, 2]}).to_parquet(tmp_path / "x.parquet")
+    ds = _dataset("x", "x.parquet")
+    resolved = DataStorage().resolve_dataset(ds, tmp_path, "latest")
+    assert resolved.version.startswith("sha256:") and len(resolved.version) == 71
+    assert list(DataStorage().read_resolved(resolved, "parquet")["a"]) == [1, 2]
+    with pytest.raises(StepFailed, match=r"^dataset 'x': version sha256:0+ was requested but .* holds sha256:"):
+        DataStorage().resolve_dataset(ds, tmp_path, "sha256:" + "0" * 64)
+
+
+def _dataset(name: str, uri: str):
+    from mlopsc.ir_data import Dataset
+
+    return Dataset(name=name, uri=uri, format="parquet", version=None, columns=(), min_rows=None,
+                   max_null_fraction=None, schema_from=None)
 
 
 class _Constant:

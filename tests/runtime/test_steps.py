@@ -52,6 +52,9 @@ def out(root, step, name):
 def trained(project_dir):
     mp = pytest.MonkeyPatch()
     try:
+        # an earlier test's mlflow.set_tracking_uri exported its store; the steps would take it as
+        # the orchestrator's choice instead of the project's own store
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         project = load(project_dir, mp)
         root = project_dir
         steps.run_step("validate", ctx(project, root, "validate-data", outputs=("data", "report")))

@@ -1,6 +1,8 @@
 import json
 import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 from churn_example_code import customer_activity, make_data, train
@@ -110,3 +112,70 @@ def test_git_commit_and_content_hash(tmp_path):
     h1 = tracking.content_hash(d)
     (d / "sub" / "a").write_bytes(b"2")
     assert tracking.content_hash(d) != h1 and h1.startswith("sha256:")
+
+
+def _mlmodel(tracker, model_uri) -> dict:
+    import mlflow
+    import yaml
+
+    mlflow.set_tracking_uri(tracker.tracking_uri)
+    local = mlflow.artifacts.download_artifacts(model_uri)
+    return yaml.safe_load((Path(local) / "MLmodel").read_text()), Path(local)
+
+
+@pytest.fixture
+def own_store(monkeypatch):
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which steps take as the orchestrator's
+    store: restore it so later tests do not write into this test's store."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+def test_a_model_of_the_spec_framework_is_logged_with_its_flavor_and_a_signature(tmp_path, own_store):
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    x = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1, 0, 1, 0]})
+    estimator = LogisticRegression().fit(x, [0, 0, 1, 1])
+    tracker = tracking.Tracker(tmp_path, experiment="flavors")
+    with tracker.start_run(run_name="train"):
+        sk_uri = tracker.log_model(estimator, input_example=x.head(2), framework="sklearn")
+        other_uri = tracker.log_model(_Half(), name="other", input_example=x.head(2), framework="sklearn")
+    mlmodel, _ = _mlmodel(tracker, sk_uri)
+    assert "sklearn" in mlmodel["flavors"] and mlmodel["signature"]["inputs"]
+    other, _ = _mlmodel(tracker, other_uri)  # not an estimator: a pyfunc, still with a signature
+    assert "sklearn" not in other["flavors"] and other["flavors"]["python_function"]["loader_module"] == \
+        "mlflow.pyfunc.model"
+    assert json.loads(other["signature"]["inputs"]) == [
+        {"name": "a", "type": "any", "required": False}, {"name": "b", "type": "any", "required": False}]
+
+
+class _Half:
+    def predict(self, df):
+        return [0.5] * len(df)
+
+
+def test_the_feature_transform_travels_with_the_model_and_it_loads_without_mlopsc(tmp_path, own_store):
+    import pandas as pd
+    from mlopsc.runtime.steps import load_callable
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "feats.py").write_text("def doubled(df):\n    out = df.copy()\n    out['x2'] = out['x'] * 2\n"
+                                   "    return out\n")
+    (code / "model.py").write_text("class UsesX2:\n    def predict(self, df):\n        return list(df['x2'] + 1)\n"
+                                   "\ndef make():\n    return UsesX2()\n")
+    transform = load_callable("feats.py:doubled", code)
+    model = load_callable("model.py:make", code)()
+    tracker = tracking.Tracker(tmp_path / "work", experiment="transforms")
+    with tracker.start_run(run_name="train"):
+        uri = tracker.log_model(model, input_example=pd.DataFrame({"x": [1.0, 2.0]}), framework="pytorch",
+                                transforms=((transform, ("x2",)),), code_paths=[str(code / "feats.py")])
+    mlmodel, local = _mlmodel(tracker, uri)
+    assert (local / "code" / "feats.py").is_file()
+    script = ("import sys; sys.modules['mlopsc'] = None\n"  # mlopsc cannot be imported where it is served
+              "import json, mlflow.pyfunc, pandas as pd\n"
+              f"m = mlflow.pyfunc.load_model({str(local)!r})\n"
+              "print(json.dumps([float(v) for v in m.predict(pd.DataFrame({'x': [3, 5]}))]))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == [7.0, 11.0]  # the transform ran before the model
