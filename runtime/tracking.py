@@ -130,13 +130,13 @@ class Tracker:
     def __init__(self, workdir: str | os.PathLike = ".", experiment: str = "default",
                  tracking_uri: str | None = None):
         self.workdir = Path(workdir)
-        if tracking_uri:
-            self.tracking_uri = tracking_uri
-            self.artifact_root = None
-        else:
+        if not tracking_uri:
             (self.workdir / STATE_DIR).mkdir(parents=True, exist_ok=True)
-            self.tracking_uri = default_tracking_uri(self.workdir)
-            self.artifact_root = default_artifact_root(self.workdir)
+        self.tracking_uri = tracking_uri or default_tracking_uri(self.workdir)
+        # A database on this machine keeps artifacts under the work directory (MLflow's default,
+        # ./mlruns, would land in whatever directory the step ran from); a server decides its own.
+        local_store = self.tracking_uri.startswith(("sqlite:", "file:")) or "://" not in self.tracking_uri
+        self.artifact_root = default_artifact_root(self.workdir) if local_store else None
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
