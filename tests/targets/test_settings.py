@@ -5,6 +5,7 @@ Settings dataclasses agree with the schema's `targets` block."""
 import dataclasses
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -113,8 +114,27 @@ def _settings_class(name):
 
 
 def test_target_all_compiles_the_targets_the_spec_configures(at_root, tmp_path):
-    result = CliRunner().invoke(cli, ["compile", "specs/churn-local.yaml", "--target", "all", "--out", str(tmp_path)])
+    # churn-local with a shared tracking store, so that Kubeflow (no required settings) compiles too
+    text = (Path(ROOT) / "specs" / "churn-local.yaml").read_text(encoding="utf-8")
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(text.replace("tracking:\n", "tracking:\n  uri: ${env:MLFLOW_TRACKING_URI}\n", 1),
+                      encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["compile", str(shared), "--target", "all", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(os.listdir(tmp_path)) == ["kubeflow", "local"]
+    assert sorted(os.listdir(out)) == ["kubeflow", "local"]
     assert "skipped sagemaker, vertex: the spec does not give the `targets.<name>` settings" in result.output
     assert targets.configured("specs/churn.yaml") == ["kubeflow", "local", "sagemaker", "vertex"]
+
+
+def test_target_all_stops_at_a_cloud_target_without_a_shared_tracking_store(at_root, tmp_path):
+    """churn-local keeps the embedded SQLite store: Kubeflow's steps, each in its own container,
+    could not share it, so `--target all` names the line to change instead of writing a pipeline
+    whose evaluate step cannot find the model."""
+    result = CliRunner().invoke(cli, ["compile", "specs/churn-local.yaml", "--target", "all", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "specs/churn-local.yaml:66:3: error[E701]: target `kubeflow` cannot express the default tracking store" \
+        in result.output
+    assert "${env:MLFLOW_TRACKING_URI}" in result.output and not os.listdir(tmp_path)
+    local = CliRunner().invoke(cli, ["compile", "specs/churn-local.yaml", "--target", "local", "--out", str(tmp_path)])
+    assert local.exit_code == 0, local.output  # the local target is unaffected
