@@ -67,6 +67,9 @@ class Target:
     submitter: str = ""
     # Whether the steps run in the step image (`spec_ref` then gives the spec's path inside it).
     steps_in_image: bool = True
+    # Whether each step runs in its own container, so they share only what `tracking.uri` names
+    # (`cloud.shared_tracking`); `--target all` skips such a target for a spec with a local store.
+    needs_shared_tracking: bool = False
 
     def spec_ref(self, project: ir.Project) -> str:
         """The `--spec` this target's steps get (see the module function `spec_ref`)."""
