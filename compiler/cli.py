@@ -78,8 +78,8 @@ def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str)
     names = targets.configured(file) if target == "all" else [target]
     skipped = [n for n in targets.names() if n not in names] if target == "all" else []
     if skipped:
-        click.echo(f"skipped {', '.join(skipped)}: the spec does not give the `targets.<name>` settings they need "
-                   f"(compile one with `--target <name>` to see which)", err=True)
+        click.echo(f"skipped {', '.join(skipped)}: the spec does not give the `targets.<name>` settings or the "
+                   "shared `tracking.uri` they need (compile one with `--target <name>` to see which)", err=True)
     result = api.compile_spec(file, names)
     _report(result.diagnostics, fmt, 1, quiet_ok=True)
     if not result.ok:

@@ -75,6 +75,8 @@ _DEPLOY_IN = "model_version:string endpoint_resource?:artifact previous_split?:s
 _CHECK_OUT = "report:metrics violated?:boolean"  # Model Monitor reads violations from metrics
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (
+    _action("resolve_data", "actions_resolve:resolve_data", "processing", "version_*?:string", "version_*:string",
+            "the version of each dataset the run reads (never cached: later cache keys hang on it)"),
     _action("validate", "actions_data:validate", "processing", "version_*?:string",
             "data:dataset report:metrics", "read the datasets, check them against their schema"),
     _action("features", "actions_data:features", "processing", "data:dataset", "features:dataset",

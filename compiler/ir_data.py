@@ -61,6 +61,7 @@ class Image(Node):
     requirements: str | None
     repository: str | None
     span: Span = NO_SPAN
+    repository_span: Span = NO_SPAN  # targets check the registry against their cloud (W702)
 
 
 # ---------------------------------------------------------------- data and features
@@ -201,6 +202,7 @@ class Tracking(Node):
     experiment: str
     uri: str | None
     span: Span = NO_SPAN
+    uri_span: Span = NO_SPAN  # cloud targets need a store every step reaches (E701)
 
 
 @node

@@ -17,6 +17,7 @@ def image(ctx: Context, raw: dict) -> ir.Image:
         requirements=raw.get("requirements"),
         repository=raw.get("repository"),
         span=ctx.span(("image",)),
+        repository_span=ctx.span(("image", "repository")),
     )
 
 
@@ -157,6 +158,7 @@ def tracking(ctx: Context, raw: dict, name: str) -> ir.Tracking:
         experiment=raw.get("experiment", name),
         uri=raw.get("uri"),
         span=ctx.span(("tracking",)),
+        uri_span=ctx.span(("tracking", "uri")),
     )
 
 

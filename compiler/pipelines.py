@@ -11,6 +11,7 @@ from .ir import Condition, Constant, FromParam, FromStep, Input, Param, Pipeline
 
 PROCESSING = ir.Resources(cpu=1.0, memory_bytes=4 * 2**30)
 LIGHT = ir.Resources(cpu=0.5, memory_bytes=2**30)
+RESOLVE = "resolve-data"  # the step whose outputs are the data versions a run reads
 
 
 def build_pipelines(project: ir.Project) -> tuple[Pipeline, ...]:
@@ -77,9 +78,9 @@ def _data_steps(project: ir.Project, datasets: tuple[ir.Dataset, ...]
     """validate-data and build-features, with where the validated data and the training data come from."""
     if not datasets:
         return [], None, None
-    steps = [Step(
+    steps = [_resolve_step(project, datasets), Step(
         name="validate-data", action="validate", kind="processing",
-        inputs=tuple(Input(f"version_{ds.name}", "string", FromParam(f"data_version_{ds.name}"))
+        inputs=tuple(Input(f"version_{ds.name}", "string", FromStep(RESOLVE, f"version_{ds.name}"))
                      for ds in datasets),
         outputs=(Port("data", "dataset"), Port("report", "metrics")),
         resources=PROCESSING, span=project.data.span,
@@ -94,6 +95,20 @@ def _data_steps(project: ir.Project, datasets: tuple[ir.Dataset, ...]
         resources=PROCESSING, span=project.features.span,
     ))
     return steps, data_source, FromStep("build-features", "features")
+
+
+def _resolve_step(project: ir.Project, datasets: tuple[ir.Dataset, ...]) -> Step:
+    """resolve-data: the requested versions in, the versions that will be read out. Never cached,
+    so a scheduled run asks the store again; validate-data takes its outputs as inputs, so every
+    cache key after it (KFP task inputs, SageMaker step arguments, `mlopsc run`'s key) changes
+    exactly when the data does."""
+    return Step(
+        name=RESOLVE, action="resolve_data", kind="processing",
+        inputs=tuple(Input(f"version_{ds.name}", "string", FromParam(f"data_version_{ds.name}"))
+                     for ds in datasets),
+        outputs=tuple(Port(f"version_{ds.name}", "string") for ds in datasets),
+        resources=LIGHT, cache=False, span=project.data.span,
+    )
 
 
 def _train_step(project: ir.Project, source: FromStep | None) -> Step:

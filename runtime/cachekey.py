@@ -39,6 +39,9 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "smoke_test": ("deployment", "data", "evals"),
     "load_test": ("deployment", "data", "evals"),
 }
+# Actions a run always executes: resolve_data asks the store which data version is there now,
+# and the keys of the steps after it hang on that answer.
+NEVER_CACHED = {"resolve_data"}
 READS_CODE = {"features", "train", "evaluate"}
 READS_DATA = {"validate", "deploy", "rollout", "smoke_test", "load_test"}
 
@@ -46,7 +49,7 @@ READS_DATA = {"validate", "deploy", "rollout", "smoke_test", "load_test"}
 def plain(value: Any) -> Any:
     """IR values as JSON-able data without spans."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "span"}
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.endswith("span")}
     if isinstance(value, ir.FrozenDict):
         return {k: plain(v) for k, v in value}
     if isinstance(value, (tuple, list)):

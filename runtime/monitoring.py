@@ -265,7 +265,8 @@ def _truthy(v: Any) -> bool:
 def notify(ctx: StepContext) -> dict:
     """The failure notification. Under KFP it is the exit handler and runs after every run, with
     the final status (`PipelineTaskFinalStatus` JSON) as `--input status=...`: nothing is sent
-    when the state is SUCCEEDED."""
+    when the state means success on this platform (`Platform.run_succeeded`: COMPLETE on the
+    Kubeflow backend, SUCCEEDED on Vertex and kfp.local, Succeeded on SageMaker)."""
     channels = [c for c in ctx.args.get("channels", "").split(",") if c]
     pipeline = ctx.args.get("pipeline", "")
     raw = ctx.inputs.get("status", "")
@@ -274,11 +275,12 @@ def notify(ctx: StepContext) -> dict:
     except ValueError:
         status = {"state": raw}
     state = status.get("state") if isinstance(status, dict) else None
-    if state == "SUCCEEDED":
+    platform = platforms.current(ctx)
+    if platform.run_succeeded(state):
         ctx.log(f"the {pipeline} pipeline succeeded; nothing to notify")
         return {"sent": []}
     error = (status.get("error") or {}).get("message") if isinstance(status, dict) else None
     text = f"{ctx.project.name}: the {pipeline} pipeline failed" + (f" ({state})" if state else "") + \
         (f": {error}" if error else "")
     message = {"text": text, "pipeline": pipeline, "status": status}
-    return {"sent": platforms.current(ctx).send_alerts(channels, message, ctx.log)}
+    return {"sent": platform.send_alerts(channels, message, ctx.log)}

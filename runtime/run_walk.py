@@ -94,7 +94,7 @@ class PipelineWalk:
         record.update(status="failed", failed=step.name)
         self.store.write_run_state(pipeline.name, record)
         self.report.failure(pipeline.name, step.name, self.store.log_file(pipeline.name, step.name),
-                            registered_nothing=step.name == "validate-data" or step.action == "fail")
+                            registered_nothing=step.action in ("resolve_data", "validate", "fail"))
         if pipeline.on_failure is not None:
             from mlopsc.runtime.monitoring import send_alerts
 
@@ -158,6 +158,8 @@ class PipelineWalk:
         return "ok"
 
     def cached(self, pipeline: ir.Pipeline, step: ir.Step, key: str) -> bool:
+        if step.action in cachekey.NEVER_CACHED:
+            return False
         entry = self.read_cache(pipeline.name, step.name)
         return bool(entry and entry.get("key") == key and self.store.outputs_present(pipeline.name, step)
                     and self.checks.still_valid(step, self.params))

@@ -56,8 +56,9 @@ def exists(name: str) -> bool:
 
 def configured(spec_path: str) -> list[str]:
     """What `--target all` compiles: every target whose required settings the spec gives (a target
-    with no required settings always qualifies). Every target when the spec itself does not load,
-    so its errors are reported as for any compile."""
+    with no required settings always qualifies), and whose steps can share the spec's tracking
+    store (a local-only spec skips the cloud targets). Every target when the spec itself does not
+    load, so its errors are reported as for any compile."""
     from mlopsc import api
     from mlopsc.diagnostics import SpecError
 
@@ -65,11 +66,17 @@ def configured(spec_path: str) -> list[str]:
         project = api.load_project(spec_path)
     except SpecError:
         return names()
-    return [n for n in names() if not _settings_errors(get(n), project)]
+    return [n for n in names() if not _settings_errors(get(n), project) and not _store_not_shared(get(n), project)]
 
 
 def _settings_errors(target: Target, project) -> bool:
     return any(d.severity == "error" for d in target.settings(project)[1])
+
+
+def _store_not_shared(target: Target, project) -> bool:
+    from .cloud import local_store
+
+    return target.needs_shared_tracking and local_store(project.tracking.uri)
 
 
 def get(name: str) -> Target:

@@ -9,6 +9,7 @@ from typing import Any
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
+from mlopsc.image_context import image_spec_path
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,16 @@ PARTS = (
 )
 
 
+def spec_ref(project: ir.Project, *, in_image: bool = True) -> str:
+    """The spec path a target's steps (and servers) are given: the one place this is decided.
+
+    The cloud targets' steps run in the step image `mlopsc build` makes, where the spec lies at a
+    fixed path (`image_context.image_spec_path`) whatever directory compile ran from; the local
+    target's steps run in the user's checkout, where `project.spec_path` is right.
+    """
+    return image_spec_path(project) if in_image else project.spec_path
+
+
 class SubmitNotSupported(Exception):
     """`mlopsc submit` for a target that has no submitter; the message says what to do instead."""
 
@@ -54,6 +65,15 @@ class Target:
     runtime_platform: str = ""
     # "module:function" of `submit(project, compiled_files, endpoint_url=, dry_run=, region=, out=)`
     submitter: str = ""
+    # Whether the steps run in the step image (`spec_ref` then gives the spec's path inside it).
+    steps_in_image: bool = True
+    # Whether each step runs in its own container, so they share only what `tracking.uri` names
+    # (`cloud.shared_tracking`); `--target all` skips such a target for a spec with a local store.
+    needs_shared_tracking: bool = False
+
+    def spec_ref(self, project: ir.Project) -> str:
+        """The `--spec` this target's steps get (see the module function `spec_ref`)."""
+        return spec_ref(project, in_image=self.steps_in_image)
 
     def settings(self, project: ir.Project) -> tuple[Any, list[Diagnostic]]:
         """This target's typed settings (None when a required one is missing) and their E703s."""

@@ -127,9 +127,46 @@ def test_the_walk_finds_every_step_of_every_target():
     for target in targets.names():
         files, _ = targets.get(target).compile(project)
         actions = {contract.parse_argv(a).action for a in emitted_argvs(files)}
-        assert {"validate", "features", "train", "evaluate", "drift", "approve"} <= actions, (target, actions)
+        assert {"resolve_data", "validate", "features", "train", "evaluate", "drift", "approve"} <= actions, \
+            (target, actions)
         if target != "sagemaker":  # SageMaker registers with its native RegisterModel step
             assert "register" in actions, (target, actions)
+
+
+def test_validate_data_takes_the_versions_resolve_data_found_on_every_target():
+    """The data version read enters validate-data's cache key everywhere: its `version_<ds>`
+    inputs are resolve-data's outputs (a KFP task output, a SageMaker property file value, a
+    local step output), never the constant run parameter."""
+    project = api.load_project(os.path.join(ROOT, "specs", "churn.yaml"))
+    for target in targets.names():
+        files, _ = targets.get(target).compile(project)
+        calls = {c.step: c for c in map(contract.parse_argv, emitted_argvs(files)) if c.pipeline == "train"}
+        resolve, validate = calls["resolve-data"], calls["validate-data"]
+        assert [k for k, _ in resolve.outputs] == ["version_customers", "version_holdout"], target
+        assert [k for k, _ in validate.inputs] == ["version_customers", "version_holdout"], target
+        for _, ref in validate.inputs:
+            assert "data_version" not in ref and "params." not in ref, (target, ref)
+        if target in ("kubeflow", "vertex"):
+            spec = next(yaml.safe_load_all(next(f.content for f in files if f.path == "pipelines/train.yaml")))
+            dag = spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]
+            assert dag["resolve-data"]["cachingOptions"] == {}  # KFP: caching off
+            assert dag["validate-data"]["cachingOptions"] == {"enableCache": True}
+            assert dag["validate-data"]["inputs"]["parameters"]["version_customers"] == {
+                "taskOutputParameter": {"outputParameterKey": "version_customers", "producerTask": "resolve-data"}}
+    local = targets.get("local").compile(project)[0]
+    plan = json.loads(next(f.content for f in local if f.path == "plan.json"))
+    command = next(s["command"] for s in plan["pipelines"]["train"]["steps"] if s["name"] == "validate-data")
+    assert "version_customers={{steps.resolve-data.outputs.version_customers}}" in command
+    sagemaker = targets.get("sagemaker").compile(project)[0]
+    definition = json.loads(next(f.content for f in sagemaker if f.path == "pipelines/train.json"))
+    steps = {s["Name"]: s for s in definition["Steps"]}
+    assert "CacheConfig" not in steps["resolve-data"] and "CacheConfig" in steps["validate-data"]
+    entry = steps["validate-data"]["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
+    joined = [e["Std:Join"]["Values"] for e in entry if isinstance(e, dict)]
+    assert joined[0] == ["version_customers=", {"Std:JsonGet": {
+        "Path": "version_customers", "PropertyFile": {"Get": "Steps.resolve-data.PropertyFiles.OutputsReport"}}}]
+    assert steps["resolve-data"]["PropertyFiles"] == [
+        {"FilePath": "outputs.json", "OutputName": "outputs", "PropertyFileName": "OutputsReport"}]
 
 
 def test_every_registered_action_has_a_runtime_function():

@@ -37,9 +37,14 @@ def test_compiled_output_matches_golden(spec):
 
 def test_a_target_without_its_settings_is_pinned_as_its_errors():
     """churn-local has no `targets:` block: the cloud targets fail with E703 instead of writing
-    `projects/None` or a placeholder role (the bug the .errors goldens replaced)."""
+    `projects/None` or a placeholder role (the bug the .errors goldens replaced). Kubeflow needs
+    no settings, but churn-local keeps the embedded SQLite tracking store, which steps in separate
+    pods cannot share: E701 at the tracking section."""
     files = golden_files("churn-local.yaml")
-    assert sorted(p for p in files if p.endswith(".errors")) == ["sagemaker.errors", "vertex.errors"]
+    assert sorted(p for p in files if p.endswith(".errors")) == ["kubeflow.errors", "sagemaker.errors",
+                                                                  "vertex.errors"]
     assert "error[E703]: target `vertex` needs `targets.vertex.project`" in files["vertex.errors"]
     assert "error[E703]: target `sagemaker` needs `targets.sagemaker.region`" in files["sagemaker.errors"]
-    assert any(p.startswith("kubeflow/") for p in files) and any(p.startswith("local/") for p in files)
+    assert "specs/churn-local.yaml:66:3: error[E701]: target `kubeflow` cannot express the default tracking " \
+           "store" in files["kubeflow.errors"]
+    assert any(p.startswith("local/") for p in files)

@@ -1,7 +1,7 @@
 """`Platform`: what differs between the targets when a step runs (the run-time counterpart of
 the compile side's `Target`).
 
-A platform answers six questions for the steps:
+A platform answers seven questions for the steps:
 
 - the tracking store (`tracking_uri`, `tracker`): shared by every platform today, see
   `tracking_store`;
@@ -9,7 +9,8 @@ A platform answers six questions for the steps:
 - deploying a model version to an environment and walking its rollout (`deploy`);
 - calling the deployed endpoint for the smoke and load tests (`smoke_test`, `load_test`);
 - deciding approval (`approve`);
-- sending an alert (`send_alerts`): shared by every platform today, see `alerts`.
+- sending an alert (`send_alerts`): shared by every platform today, see `alerts`;
+- reading a run's final state (`run_succeeded`): each platform spells success its own way.
 
 Each platform module (`local`, `sagemaker`, `kubeflow`, `vertex`) defines a class named
 `Platform`; `platforms.platform_for(name)` finds it.
@@ -37,6 +38,15 @@ class Platform(ABC):
 
     name: ClassVar[str] = ""
     storage: ClassVar[Storage] = LocalStorage()
+    # The final states this platform hands the failure notification for a run that succeeded
+    # (KFP's `PipelineTaskFinalStatus.state` on Vertex and in kfp.local; others override it).
+    succeeded_states: ClassVar[frozenset[str]] = frozenset({"SUCCEEDED"})
+
+    # -- the run's final state
+
+    def run_succeeded(self, state: str | None) -> bool:
+        """Whether a run's final state, as this platform reports it, means it succeeded."""
+        return isinstance(state, str) and state.strip() in self.succeeded_states
 
     # -- the tracking store
 

@@ -10,4 +10,7 @@ from mlopsc.runtime.platforms.base import RolloutNotImplemented
 
 class Platform(RolloutNotImplemented):
     name = "kubeflow"
+    # The KFP backend reports the exit handler's DAG with its MLMD execution state (COMPLETE);
+    # kfp.local, which runs the same IR, says SUCCEEDED.
+    succeeded_states = frozenset({"COMPLETE", "SUCCEEDED"})
     mechanism = "applying the KServe InferenceService and walking canaryTrafficPercent"

@@ -66,6 +66,8 @@ from mlopsc.runtime.steps import StepContext, StepFailed
 
 class Platform(base.Platform):
     name = "sagemaker"
+    # PipelineExecutionStatus: a step that reads it while it runs sees Executing, after it Succeeded.
+    succeeded_states = frozenset({"Executing", "Succeeded"})
 
     def approve(self, ctx: StepContext, model: str, environment: str) -> dict:
         return approve(ctx, model, environment)

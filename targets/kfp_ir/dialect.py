@@ -6,6 +6,7 @@ from typing import Any
 
 from mlopsc import __version__, ir
 from mlopsc.contract import step_argv
+from mlopsc.targets.base import spec_ref
 
 from . import placeholders as ph
 from .platform import kubernetes_executor_config
@@ -59,7 +60,7 @@ class Dialect:
         """`mlopsc step ...` with KFP placeholders; the step also writes KFP's ExecutorOutput
         (artifact URIs and metadata) to `--executor-output`, which kfp.local needs."""
         status = ((STATUS_INPUT, ph.input_parameter(STATUS_INPUT)),) if step.kind == "notify" else ()
-        return step_argv(step, spec=project.spec_path, target=self.target_name, pipeline=pipeline,
+        return step_argv(step, spec=spec_ref(project), target=self.target_name, pipeline=pipeline,
                          input_ref=ph.input_ref, output_ref=ph.output_ref, extra_inputs=status,
                          executor_output=ph.OUTPUT_FILE)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlopsc import ir
+from mlopsc.targets.base import spec_ref
 from mlopsc.targets.kfp_ir.platform import GPU_TOLERATION, gpu_node_labels
 from mlopsc.targets.kfp_ir.resources import GPU_RESOURCE, cpu_quantity, memory_quantity
 
@@ -63,7 +64,7 @@ def _model(project: ir.Project) -> tuple[dict[str, Any], ir.Resources, ir.Autosc
     serving = project.deployment.serving
     fmt, runtime, protocol = RUNTIMES.get(serving.runtime, (None, None, None))
     if fmt is None:  # custom: a container of the project image serves the model
-        model = {"command": ["mlopsc", "serve", "--spec", project.spec_path],
+        model = {"command": ["mlopsc", "serve", "--spec", spec_ref(project)],
                  "image": f"{project.image.repository or project.name}:latest", "name": "kserve-container"}
     else:
         model = {"modelFormat": {"name": fmt}, "runtime": runtime}

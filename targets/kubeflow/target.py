@@ -32,6 +32,7 @@ class KubeflowTarget(Target):
         "llm serving + gateway": "KServe Hugging Face runtime (vLLM); LiteLLM proxy Deployment + Service",
     }
     runtime_platform = "mlopsc.runtime.platforms.kubeflow:Platform"
+    needs_shared_tracking = True
     submitter = "mlopsc.targets.kubeflow.submit:submit"
     dialect = Dialect()
 

@@ -7,6 +7,7 @@ from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 from mlopsc.targets import litellm_proxy
 from mlopsc.targets.base import cannot_express, note
+from mlopsc.targets.cloud import shared_tracking
 
 from . import gateway as gateway_files
 
@@ -14,7 +15,8 @@ NAME = "kubeflow"
 
 
 def unsupported(project: ir.Project) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
+    # Kubeflow runs on any cloud (EKS, GKE, on premises): every registry may fit, so no W702 here.
+    found = shared_tracking(NAME, project)
     gateway = project.llm.gateway if project.llm else None
     if gateway is not None:
         found += _gateway(project, gateway)

@@ -6,6 +6,7 @@ from typing import Any
 
 from mlopsc import ir
 from mlopsc.contract import step_argv
+from mlopsc.targets.base import spec_ref
 
 from .paths import input_ref, output_path
 
@@ -30,7 +31,7 @@ def _pipeline(project: ir.Project, pipeline: ir.Pipeline) -> dict[str, Any]:
 
 def _step(project: ir.Project, pipeline: ir.Pipeline, step: ir.Step) -> dict[str, Any]:
     command = step_argv(
-        step, spec=project.spec_path, target="local", pipeline=pipeline.name,
+        step, spec=spec_ref(project, in_image=False), target="local", pipeline=pipeline.name,
         input_ref=lambda i: input_ref(pipeline.name, i.source),
         output_ref=lambda o: output_path(pipeline.name, step.name, o.name),
     )

@@ -32,6 +32,7 @@ class LocalTarget(Target):
     }
 
     runtime_platform = "mlopsc.runtime.platforms.local:Platform"
+    steps_in_image = False  # `mlopsc run` runs the steps in the user's checkout
     submitter = "mlopsc.targets.local.submit:submit"
 
     def settings(self, project: ir.Project) -> tuple[Settings | None, list[Diagnostic]]:

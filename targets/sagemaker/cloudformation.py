@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlopsc import ir
+from mlopsc.targets.base import spec_ref
 
 from . import serving
 from .expressions import resource_name
@@ -30,7 +31,7 @@ def _model(project: ir.Project, plan: serving.Serving, data_param: str) -> dict[
     return {"Type": "AWS::SageMaker::Model", "Properties": {
         "ExecutionRoleArn": ref("ExecutionRoleArn"),
         "PrimaryContainer": {"Image": ref("ImageUri"), "ModelDataUrl": ref(data_param),
-                             "Environment": {"MLOPSC_SPEC": project.spec_path, "MLOPSC_SERVING_RUNTIME": plan.runtime}},
+                             "Environment": {"MLOPSC_SPEC": spec_ref(project), "MLOPSC_SERVING_RUNTIME": plan.runtime}},
         "Tags": [{"Key": "mlopsc:project", "Value": project.name}],
     }}
 

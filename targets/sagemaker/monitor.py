@@ -14,6 +14,7 @@ from typing import Any
 
 from mlopsc import ir
 from mlopsc.contract import StepCall
+from mlopsc.targets.base import spec_ref
 
 from . import cron, serving
 from .cloudformation import ref
@@ -28,7 +29,7 @@ RESULTS = "/opt/ml/processing/resultdata"
 def _drift_command(project: ir.Project, drift: ir.Drift) -> list[str]:
     """The monitor pipeline's drift step, as Model Monitor's container entrypoint."""
     step = project.pipeline("monitor").step("detect-drift")
-    return StepCall(action=step.action, spec=project.spec_path, target="sagemaker", pipeline="monitor",
+    return StepCall(action=step.action, spec=spec_ref(project), target="sagemaker", pipeline="monitor",
                     step=step.name, args=step.args, inputs=(("captured", CAPTURED),),
                     outputs=(("report", f"{RESULTS}/report.json"),)).argv()
 

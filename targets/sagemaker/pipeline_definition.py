@@ -29,6 +29,8 @@ from typing import Any
 
 from mlopsc import ir
 from mlopsc.contract import step_argv
+from mlopsc.pipelines import RESOLVE
+from mlopsc.targets.base import spec_ref
 
 from . import expressions as ex
 from . import instance_types
@@ -183,7 +185,7 @@ class PipelineCompiler:
                                           "FilePath": f"{report}.json"}
             return f"{PROCESSING_OUT}/{report}/{report}.json#{o.name}"
 
-        command = step_argv(step, spec=self.project.spec_path, target="sagemaker", pipeline=self.pipeline.name,
+        command = step_argv(step, spec=spec_ref(self.project), target="sagemaker", pipeline=self.pipeline.name,
                             input_ref=input_ref, output_ref=output_ref)
         args: dict[str, Any] = {
             "ProcessingResources": {"ClusterConfig": {
@@ -241,7 +243,7 @@ class PipelineCompiler:
                 return f"/opt/ml/output/data/{o.name}"
             raise ValueError(f"{step.name}: training jobs have no parameter outputs ({o.name})")
 
-        command = step_argv(step, spec=self.project.spec_path, target="sagemaker", pipeline=self.pipeline.name,
+        command = step_argv(step, spec=spec_ref(self.project), target="sagemaker", pipeline=self.pipeline.name,
                             input_ref=input_ref, output_ref=output_ref)
         spot = step.spot if step.spot and step.spot.enabled else None
         runtime = step.max_runtime_seconds or 86400
@@ -349,7 +351,7 @@ class PipelineCompiler:
             p.deployment.serving.resources if p.deployment else ir.Resources(1.0, 2**30))
         serving_type = instance_types.choose(serving, "serving", self.s.instance_types)
         container: dict[str, Any] = {"Image": ex.param("image"), "ModelDataUrl": self.artifact_uri(model.source),
-                                     "Environment": {"MLOPSC_SPEC": p.spec_path}}
+                                     "Environment": {"MLOPSC_SPEC": spec_ref(p)}}
         spec: dict[str, Any] = {"Containers": [container], "SupportedContentTypes": ["application/json"],
                                 "SupportedResponseMIMETypes": ["application/json"]}
         if serving_type:
@@ -357,9 +359,9 @@ class PipelineCompiler:
         metadata: dict[str, Any] = {"mlopsc_spec": p.spec_path, "mlopsc_spec_sha256": p.spec_hash,
                                     "git_commit": ex.param("git_commit"),
                                     "pipeline_execution": ex.execution_id()}
-        for param in self.pipeline.params:
-            if param.name.startswith("data_version_"):
-                metadata[param.name] = ex.param(param.name)
+        resolve = self.pipeline.step(RESOLVE)
+        for port in resolve.outputs if resolve else ():  # the versions read, not the ones requested
+            metadata["data_" + port.name] = self.value_of(ir.FromStep(RESOLVE, port.name))
         args: dict[str, Any] = {
             "ModelPackageGroupName": ex.resource_name(dict(step.args).get("model", p.registry.model)),
             "ModelPackageDescription": f"{p.registry.model} from {p.name} ({p.spec_path})",

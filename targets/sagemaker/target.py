@@ -32,6 +32,7 @@ class SageMakerTarget(Target):
         "llm serving + gateway": "LLM endpoint on GPU instances; the gateway is not deployed (warning)",
     }
     runtime_platform = "mlopsc.runtime.platforms.sagemaker:Platform"
+    needs_shared_tracking = True
     submitter = "mlopsc.targets.sagemaker.submit:submit"
 
     def settings(self, project: ir.Project) -> tuple[Settings | None, list[Diagnostic]]:

@@ -7,6 +7,7 @@ from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 
 from ..base import cannot_express, note
+from ..cloud import foreign_registry, shared_tracking
 from . import cron, instance_types, serving
 from .settings import settings
 
@@ -15,7 +16,7 @@ T = "sagemaker"
 
 def unsupported(project: ir.Project) -> list[Diagnostic]:
     s = settings(project)
-    found: list[Diagnostic] = []
+    found = shared_tracking(T, project) + foreign_registry(T, project, home="aws")
     for pipeline in project.pipelines:
         found += _pipeline(project, pipeline, s)
     failing = [p.name for p in project.pipelines if p.on_failure is not None]

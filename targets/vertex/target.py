@@ -40,6 +40,7 @@ class VertexTarget(Target):
                                  "as a Cloud Run service",
     }
     runtime_platform = "mlopsc.runtime.platforms.vertex:Platform"
+    needs_shared_tracking = True
     submitter = "mlopsc.targets.vertex.submit:submit"
     dialect = VertexDialect()
 

@@ -6,6 +6,7 @@ from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 from mlopsc.targets import litellm_proxy
 from mlopsc.targets.base import cannot_express, note
+from mlopsc.targets.cloud import foreign_registry, shared_tracking
 
 from . import gateway as gateway_files
 from . import machines
@@ -16,7 +17,7 @@ NAME = "vertex"
 
 
 def unsupported(project: ir.Project) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
+    found = shared_tracking(NAME, project) + foreign_registry(NAME, project, home="gcp")
     found += _resources(project)
     found += _deployment(project)
     gateway = project.llm.gateway if project.llm else None

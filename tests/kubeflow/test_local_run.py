@@ -24,15 +24,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     (tmp_path / "specs").mkdir()
-    shutil.copy(os.path.join(ROOT, "specs", "churn-local.yaml"), tmp_path / "specs" / "churn-local.yaml")
+    # Kubeflow needs a tracking store every pod reaches (E701 otherwise): the spec names it by
+    # environment variable, and here, with every step a host process, a SQLite file stands for it.
+    with open(os.path.join(ROOT, "specs", "churn-local.yaml"), encoding="utf-8") as f:
+        text = f.read()
+    assert "tracking:\n" in text
+    (tmp_path / "specs" / "churn-local.yaml").write_text(
+        text.replace("tracking:\n", "tracking:\n  uri: ${env:MLFLOW_TRACKING_URI}\n", 1), encoding="utf-8")
     shutil.copytree(os.path.join(ROOT, "specs", "churn_local"), tmp_path / "specs" / "churn_local",
                     ignore=shutil.ignore_patterns("data", "__pycache__"))
     subprocess.run([sys.executable, str(tmp_path / "specs" / "churn_local" / "make_data.py")], check=True,
                    capture_output=True)
-    monkeypatch.chdir(tmp_path)  # the steps get `--spec specs/churn-local.yaml`, as in a container's workdir
-    # the steps' MLflow store is the default one under the workdir: an in-process test's Tracker
-    # (mlflow.set_tracking_uri) leaves MLFLOW_TRACKING_URI set, and the step processes inherit it
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / '.mlopsc' / 'mlflow.db'}")
+    (tmp_path / ".mlopsc").mkdir()
     bin_dir = os.path.dirname(sys.executable)  # the real `mlopsc` console script of this environment
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return tmp_path
@@ -47,7 +52,11 @@ def test_churn_train_runs_in_kfp_local_with_real_steps(project):
     result = api.compile_spec("specs/churn-local.yaml", ["kubeflow"])
     assert result.ok, [d.text() for d in result.diagnostics]
     ir_file = project / "train.yaml"
-    ir_file.write_text(result.bundles["kubeflow"]["pipelines/train.yaml"])
+    # The steps get the spec's fixed path inside the step image; on this host the spec lies here.
+    ir_text = result.bundles["kubeflow"]["pipelines/train.yaml"]
+    assert "- /opt/mlopsc/project/churn-local.yaml\n" in ir_text
+    ir_file.write_text(ir_text.replace("/opt/mlopsc/project/churn-local.yaml",
+                                       str(project / "specs" / "churn-local.yaml")))
 
     original = subprocess_task_handler.SubprocessTaskHandler.validate_not_container_component
     subprocess_task_handler.SubprocessTaskHandler.validate_not_container_component = lambda self, command: None
@@ -61,7 +70,7 @@ def test_churn_train_runs_in_kfp_local_with_real_steps(project):
     run_dir = next(root.iterdir())
     produced = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
     # validate-data's dataset and report, the features, the trained model and its metrics, the evaluation
-    for task in ("validate-data", "build-features", "train", "evaluate"):
+    for task in ("resolve-data", "validate-data", "build-features", "train", "evaluate"):
         assert any(p.startswith(task + "/") for p in produced), (task, sorted(produced))
     model, metrics = run_dir / "train" / "model", run_dir / "train" / "metrics"
     assert model.exists(), "kfp.local did not keep the train step's model artifact"

@@ -78,7 +78,10 @@ def test_plan_uses_the_step_contract_and_local_paths():
     assert register["command"][:5] == ["mlopsc", "step", "register", "--spec", "specs/churn.yaml"]
     assert "model={{steps.train.outputs.model}}" in register["command"]
     assert register["when"] == {"step": "evaluate", "output": "passed", "op": "==", "value": True}
-    assert "version_customers={{params.data_version_customers}}" in steps["validate-data"]["command"]
+    assert "version_customers={{params.data_version_customers}}" in steps["resolve-data"]["command"]
+    # validate-data takes the version resolve-data found, so its cache key follows the data
+    assert "version_customers={{steps.resolve-data.outputs.version_customers}}" in steps["validate-data"]["command"]
+    assert steps["resolve-data"]["cache"] is False and steps["validate-data"]["after"] == ["resolve-data"]
     assert train["params"]["data_version_customers"] == "dvc:data/customers.parquet.dvc"
     assert plan["pipelines"]["monitor"]["schedule"] == "0 6 * * *"
 

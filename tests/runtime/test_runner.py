@@ -115,9 +115,10 @@ if "step" in sys.orig_argv and os.environ.get("ARGV_RECORD"):
 """
 
 
-def resolved(command, params, work, step):
+def resolved(command, params, work, step, parameters=frozenset()):
     """The plan's command as the runner must run it: this interpreter, the spec by absolute path,
-    references resolved (inputs from earlier steps' output folders), outputs in the staging folder."""
+    references resolved (artifact inputs from earlier steps' output folders, parameter inputs, the
+    `(producer, output)`s in `parameters`, as the value there), outputs in the staging folder."""
     from mlopsc.contract import parse_argv, staging_path
 
     call = parse_argv(command)
@@ -128,7 +129,8 @@ def resolved(command, params, work, step):
             argv[i] = f"{name}={params[ref[len('{{params.'):-2]]}"
         elif sep and ref.startswith("{{steps."):
             producer, _, output = ref[len("{{steps."):-2].partition(".outputs.")
-            argv[i] = f"{name}={work / '.mlopsc' / 'runs' / call.pipeline / producer / output}"
+            path = work / ".mlopsc" / "runs" / call.pipeline / producer / output
+            argv[i] = f"{name}={json.loads(path.read_text()) if (producer, output) in parameters else path}"
         elif sep and argv[i - 1] == "--output":
             argv[i] = f"{name}={work / staging_path(call.pipeline, step) / name}"
     argv[argv.index("--spec") + 1] = str(Path(call.spec).resolve())
@@ -137,6 +139,7 @@ def resolved(command, params, work, step):
 
 def test_each_step_runs_the_command_of_the_compiled_local_plan(project, tmp_path):
     from mlopsc.api import compile_spec
+    from mlopsc.contract import parse_argv
 
     (tmp_path / "sitecustomize.py").write_text(RECORDER)
     record, work = tmp_path / "argv.jsonl", tmp_path / "work"
@@ -150,8 +153,10 @@ def test_each_step_runs_the_command_of_the_compiled_local_plan(project, tmp_path
     plan = json.loads(compile_spec(str(project["spec"]), ["local"]).bundles["local"]["plan.json"])["pipelines"]
     params = {k: str(v) for k, v in plan["train"]["params"].items()}
     steps = {s["name"]: s["command"] for s in plan["train"]["steps"]}
-    assert ran == [resolved(steps[name], params, work, name) for name in ("validate-data", "build-features")]
-    assert "data_version_customers" in params and "--input" in ran[1]  # both kinds of reference were resolved
+    versions = {("resolve-data", k) for k, _ in parse_argv(steps["resolve-data"]).outputs}  # parameter outputs
+    assert ran == [resolved(steps[name], params, work, name, versions)
+                   for name in ("resolve-data", "validate-data", "build-features")]
+    assert "data_version_customers" in params and "--input" in ran[2]  # both kinds of reference were resolved
 
 
 def test_a_bad_batch_stops_at_validate_and_registers_nothing(project):
@@ -226,7 +231,7 @@ def test_a_second_run_is_served_from_the_cache(project):
     out = mlopsc(project, "run", "--approve")
     assert out.returncode == 0, out.stdout + out.stderr
     assert statuses(out.stdout) == {
-        "validate-data": "cached", "build-features": "cached", "train": "cached", "evaluate": "cached",
+        "resolve-data": "ok", "validate-data": "cached", "build-features": "cached", "train": "cached", "evaluate": "cached",
         "register": "cached", "gate-failed": "skipped", "deploy-staging": "cached", "smoke-test-staging": "cached",
         "load-test-staging": "cached", "approve-production": "cached", "deploy-production": "cached"}
     assert "version 1 serving production as decided (up to date)" in out.stdout

@@ -98,6 +98,10 @@ def _step(project_dir: Path, name: str, **params):
     argv = [_resolve(v, values) for v in step["Arguments"]["AppSpecification"]["ContainerEntrypoint"]]
     out = project_dir / "container-output" / name
     argv = [a.replace(CONTAINER_OUT, str(out)) for a in argv]
+    # the step image keeps the spec at a fixed path; on this machine it lies in the project directory
+    spec = argv.index("--spec") + 1
+    assert argv[spec] == "/opt/mlopsc/project/churn.yaml"
+    argv[spec] = str(project_dir / "specs" / "churn.yaml")
     env = {k: _resolve(v, values) for k, v in step["Arguments"]["Environment"].items()}
     assert argv[:2] == ["mlopsc", "step"]
     return argv, env, out

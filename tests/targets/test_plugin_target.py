@@ -69,7 +69,7 @@ def test_an_entry_point_target_compiles_through_the_api(tiny_installed, monkeypa
     result = api.compile_spec("specs/churn-local.yaml", ["tiny"])
     assert result.ok, [d.text() for d in result.diagnostics]
     files = result.bundles["tiny"]
-    assert files["train.txt"].startswith("steps of train: validate-data ")
+    assert files["train.txt"].startswith("steps of train: resolve-data validate-data ")
     assert sorted(files) == ["README.md", "deploy.txt", "manifest.json", "monitor.txt", "train.txt"]
     assert [d.code for d in result.diagnostics] == ["W702"]
 

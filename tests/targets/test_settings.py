@@ -5,6 +5,7 @@ Settings dataclasses agree with the schema's `targets` block."""
 import dataclasses
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -113,8 +114,40 @@ def _settings_class(name):
 
 
 def test_target_all_compiles_the_targets_the_spec_configures(at_root, tmp_path):
-    result = CliRunner().invoke(cli, ["compile", "specs/churn-local.yaml", "--target", "all", "--out", str(tmp_path)])
+    # churn-local with a shared tracking store, so that Kubeflow (no required settings) compiles too
+    text = (Path(ROOT) / "specs" / "churn-local.yaml").read_text(encoding="utf-8")
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(text.replace("tracking:\n", "tracking:\n  uri: ${env:MLFLOW_TRACKING_URI}\n", 1),
+                      encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["compile", str(shared), "--target", "all", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(os.listdir(tmp_path)) == ["kubeflow", "local"]
+    assert sorted(os.listdir(out)) == ["kubeflow", "local"]
     assert "skipped sagemaker, vertex: the spec does not give the `targets.<name>` settings" in result.output
     assert targets.configured("specs/churn.yaml") == ["kubeflow", "local", "sagemaker", "vertex"]
+
+
+def test_target_all_skips_cloud_targets_for_a_spec_with_a_local_tracking_store(at_root, tmp_path):
+    """churn-local keeps the embedded SQLite store, which steps in separate containers could not
+    share: `--target all` compiles the local target only, and `--target kubeflow` says why (E701)."""
+    assert targets.configured("specs/churn-local.yaml") == ["local"]
+    result = CliRunner().invoke(cli, ["compile", "specs/churn-local.yaml", "--target", "all", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert os.listdir(tmp_path) == ["local"]
+    assert "skipped kubeflow, sagemaker, vertex: the spec does not give the `targets.<name>` settings or the " \
+           "shared `tracking.uri` they need" in result.output
+    one = CliRunner().invoke(cli, ["compile", "specs/churn-local.yaml", "--target", "kubeflow", "--out",
+                                   str(tmp_path / "kf")])
+    assert one.exit_code == 1
+    assert "specs/churn-local.yaml:66:3: error[E701]: target `kubeflow` cannot express the default tracking store" \
+        in one.output and "${env:MLFLOW_TRACKING_URI}" in one.output
+    assert not (tmp_path / "kf").exists()
+
+
+@pytest.mark.parametrize("name", targets.names())
+def test_needs_shared_tracking_says_which_targets_reject_a_local_store(name, tmp_path):
+    text = (Path(ROOT) / "specs" / "churn.yaml").read_text(encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text.replace("uri: ${env:MLFLOW_TRACKING_URI}", "uri: sqlite:///mlflow.db", 1), encoding="utf-8")
+    codes = [d.code for d in targets.get(name).compile(api.load_project(str(spec)))[1]]
+    assert ("E701" in codes) is targets.get(name).needs_shared_tracking
