@@ -1,5 +1,4 @@
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -116,13 +115,11 @@ def test_unknown_method_is_an_error():
 
 
 @pytest.mark.parametrize("method", ["psi", "ks"])
-def test_a_million_rows_by_twenty_features_is_fast(method):
+def test_a_million_rows_by_twenty_features_flags_only_the_shifted_one(method):
+    """Correctness at scale; the speed is benchmarks/bench_drift.py's job (no timing asserts here)."""
     rng = np.random.default_rng(0)
     n = 1_000_000
     ref = pd.DataFrame({f"f{i}": rng.normal(size=n) for i in range(20)})
     cur = pd.DataFrame({f"f{i}": rng.normal(0.5 if i == 0 else 0.0, 1.0, size=n) for i in range(20)})
-    start = time.perf_counter()
     report = drift.compute_drift(ref, cur, method=method, threshold=THRESHOLDS[method])
-    elapsed = time.perf_counter() - start
     assert report["drifted_features"] == ["f0"]
-    assert elapsed < 5.0, elapsed  # ~0.3 s (psi) and ~1.2 s (ks) on 2 idle cores; slack for a busy CI box
