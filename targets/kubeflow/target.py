@@ -23,9 +23,9 @@ class KubeflowTarget(Target):
         "failure notification": "exit handler with the task's final status",
         "resources / spot": "container requests/limits, GPU node selector and toleration; spot ignored (noted)",
         "secrets": "Kubernetes Secrets as env (kfp-kubernetes secretAsEnv, secretKeyRef)",
-        "approval": "registry alias change, awaited by an approval step",
-        "rollout + rollback": "KServe canaryTrafficPercent walked by the rollout step; "
-                              "shadow: challenger InferenceService + Istio mirror",
+        "approval": "registry alias `approved-<env>` set by a person, checked by the approval step",
+        "rollout + rollback": "KServe InferenceService with canaryTrafficPercent (compiled; the rollout step "
+                              "does not apply it inside a run yet); shadow: challenger + Istio mirror",
         "autoscaling": "KServe min/max replicas (0 = scale to zero), concurrency target",
         "monitoring": "monitor pipeline (infrastructure, drift, performance, LLM quality checks)",
         "schedules": "KFP recurring runs (cron with seconds)",

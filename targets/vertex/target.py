@@ -30,9 +30,9 @@ class VertexTarget(Target):
         "failure notification": "exit handler with the task's final status",
         "resources / spot": "custom-job CPU/memory limits, Vertex accelerator enums, machine table; no spot",
         "secrets": "Secret Manager version names in step env, read by the step runtime",
-        "approval": "registry alias change, awaited by an approval step",
-        "rollout + rollback": "GCPC ModelUploadOp/ModelDeployOp with a traffic split per canary step; "
-                              "rollback restores the previous split",
+        "approval": "registry alias `approved-<env>` set by a person, checked by the approval step",
+        "rollout + rollback": "GCPC ModelUploadOp/ModelDeployOp with a traffic split per canary step (the walk "
+                              "and rollback inside a run are not implemented in the runtime yet)",
         "autoscaling": "dedicated resources min/max replicas (at least 1)",
         "monitoring": "monitor pipeline on a Vertex Schedule (cron)",
         "schedules": "Vertex Schedule create requests for PipelineJobs",
