@@ -76,3 +76,16 @@ def gcs_emulator() -> Iterator[str]:
             os.environ.pop("STORAGE_EMULATOR_HOST", None)
         else:
             os.environ["STORAGE_EMULATOR_HOST"] = saved
+
+
+@contextmanager
+def s3_buckets() -> Iterator[object]:
+    """moto's server with a versioned bucket `data` and a plain bucket `plain`; yields a boto3 S3 client."""
+    import boto3
+
+    with moto_server() as url:
+        client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+        client.create_bucket(Bucket="data")
+        client.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
+        client.create_bucket(Bucket="plain")
+        yield client

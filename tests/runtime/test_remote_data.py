@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from servers import gcs_emulator, moto_server
+from servers import gcs_emulator, s3_buckets
 
 SPEC = """\
 apiVersion: mlopsc/v1
@@ -111,13 +111,7 @@ def _registered(root: Path) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def s3():
-    import boto3
-
-    with moto_server() as url:
-        client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
-        client.create_bucket(Bucket="data")
-        client.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
-        client.create_bucket(Bucket="plain")
+    with s3_buckets() as client:
         yield client
 
 

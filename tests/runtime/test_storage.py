@@ -9,7 +9,7 @@ import io
 import pandas as pd
 import pytest
 from mlopsc.runtime import storage
-from servers import gcs_emulator, moto_server
+from servers import gcs_emulator, s3_buckets
 
 
 def _parquet(rows: int, seed: int) -> bytes:
@@ -21,13 +21,7 @@ def _parquet(rows: int, seed: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def s3():
-    import boto3
-
-    with moto_server() as url:
-        client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
-        client.create_bucket(Bucket="data")
-        client.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
-        client.create_bucket(Bucket="plain")
+    with s3_buckets() as client:
         yield client
 
 
