@@ -39,6 +39,12 @@ class PortSpec:
         return self.kind in PARAMETER_KINDS
 
 
+# Every action takes `env_NAME` inputs: the run's value of `${env:NAME}`, put into the step's
+# environment before it runs (empty: leave the environment as the platform gave it).
+ENV_INPUT_PREFIX = "env_"
+ENV_INPUT = PortSpec(ENV_INPUT_PREFIX + "*", "string", optional=True)
+
+
 @dataclass(frozen=True)
 class Action:
     """A step action: its ports, the native step kinds it runs as, and the runtime function."""
@@ -51,6 +57,8 @@ class Action:
     doc: str = ""
 
     def input(self, name: str) -> PortSpec | None:
+        if ENV_INPUT.matches(name):
+            return ENV_INPUT
         return next((p for p in self.inputs if p.matches(name)), None)
 
     def output(self, name: str) -> PortSpec | None:
@@ -265,6 +273,8 @@ def check_call(call: StepCall) -> list[str]:
     for side, given, ports in (("input", call.inputs, act.inputs), ("output", call.outputs, act.outputs)):
         names = [k for k, _ in given]
         for name in names:
+            if side == "input" and ENV_INPUT.matches(name):
+                continue
             if not any(p.matches(name) for p in ports):
                 problems.append(f"action {act.name!r} has no {side} {name!r}")
         for p in ports:

@@ -20,12 +20,16 @@ from . import ir
 
 PROJECT_DIR = "/opt/mlopsc/project"
 VENV = "/opt/mlopsc/venv"
-# Packages a target's steps need beyond `mlopsc[local]` (the runtime: MLflow, pandas, torch).
+# Packages a cloud step needs beyond `mlopsc[local]` (the runtime: MLflow, pandas, torch): data and
+# MLflow artifacts in S3 or GCS (fsspec's s3fs/gcsfs, boto3 for MLflow's S3 store and the AWS
+# calls). One set for every cloud target, so one image, and one cached dependency layer, serves
+# them all: a spec's data may live in either store whatever runs the pipeline.
+CLOUD_PACKAGES = ("boto3>=1.40", "s3fs>=2024.6", "gcsfs>=2024.6")
 TARGET_PACKAGES: dict[str, tuple[str, ...]] = {
     "local": (),
-    "kubeflow": ("s3fs>=2024.6", "gcsfs>=2024.6"),
-    "sagemaker": ("boto3>=1.40", "s3fs>=2024.6"),
-    "vertex": ("gcsfs>=2024.6",),
+    "kubeflow": CLOUD_PACKAGES,
+    "sagemaker": CLOUD_PACKAGES,
+    "vertex": CLOUD_PACKAGES,
 }
 ENTRY_SCRIPTS = {
     # SageMaker training images run `IMAGE train`: the step argv is in MLOPSC_STEP_ARGV.

@@ -6,8 +6,12 @@ targets only decide what each reference is and which native mechanism runs the s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import ir
+from .contract import ENV_INPUT_PREFIX
 from .ir import Condition, Constant, FromParam, FromStep, Input, Param, Pipeline, Port, Step
+from .references import env_refs
 
 PROCESSING = ir.Resources(cpu=1.0, memory_bytes=4 * 2**30)
 LIGHT = ir.Resources(cpu=0.5, memory_bytes=2**30)
@@ -16,7 +20,26 @@ RESOLVE = "resolve-data"  # the step whose outputs are the data versions a run r
 
 def build_pipelines(project: ir.Project) -> tuple[Pipeline, ...]:
     found = (train_pipeline(project), deploy_pipeline(project), monitor_pipeline(project))
-    return tuple(p for p in found if p is not None)
+    names = env_refs(project)
+    return tuple(with_env_params(p, names) for p in found if p is not None)
+
+
+def with_env_params(pipeline: Pipeline, names: list[str]) -> Pipeline:
+    """Each `${env:NAME}` of the spec becomes a run parameter NAME (empty by default: the step's
+    own environment) handed to every step as the input `env_NAME`, which the step runtime puts
+    into its environment. A cloud step's process sees only what its platform gives it, so this is
+    how `tracking.uri: ${env:MLFLOW_TRACKING_URI}` reaches every pod, job and container."""
+    if not names:
+        return pipeline
+    params = tuple(Param(n, "string", "", f"value of ${{env:{n}}} for every step (empty: the step's own "
+                         "environment)") for n in names)
+    inputs = tuple(Input(f"{ENV_INPUT_PREFIX}{n}", "string", FromParam(n)) for n in names)
+
+    def add(step: Step | None) -> Step | None:
+        return step and replace(step, inputs=step.inputs + inputs)
+
+    return replace(pipeline, params=pipeline.params + params, steps=tuple(add(s) for s in pipeline.steps),
+                   on_failure=add(pipeline.on_failure))
 
 
 def _common_params(project: ir.Project) -> list[Param]:

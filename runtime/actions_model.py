@@ -62,6 +62,10 @@ def register(ctx: StepContext) -> dict:
             raise StepFailed("refusing to register: the evaluation gate did not pass:\n  "
                              + "\n  ".join(evaluation.get("failures", [])))
     tracker = step_tracker(ctx)
+    name = ctx.args.get("model", project.registry.model)
+    existing = registered_version_of_run(tracker, name, ref["run_id"])
+    if existing is not None:
+        return _already_registered(ctx, name, existing)
     run = tracker.client.get_run(ref["run_id"])
     tags = {k: v for k, v in run.data.tags.items() if k.startswith("mlopsc.")}
     commit = ctx.inputs.get("git_commit")
@@ -74,7 +78,6 @@ def register(ctx: StepContext) -> dict:
     tags.update(lineage_tags(spec_hash=project.spec_hash, run_id=ref["run_id"]))
     approval = project.registry.approval
     required = tuple(approval.required_for) if approval and ctx.args.get("approval", "pending") == "pending" else ()
-    name = ctx.args.get("model", project.registry.model)
     version = tracker.register(ref["model_uri"], name, tags=tags, aliases=("candidate",),
                                approval_required_for=required)
     if "model_version" in ctx.outputs:
@@ -82,6 +85,21 @@ def register(ctx: StepContext) -> dict:
     state = "pending approval for " + ", ".join(required) if required else "no approval required"
     ctx.log(f"registered {name} version {version.version} (alias candidate; {state})")
     return {"model": name, "version": str(version.version), "approval": "pending" if required else "not_required"}
+
+
+def registered_version_of_run(tracker, name: str, run_id: str):
+    """The version of `name` already registered from this training run, if any: a cached train
+    step (a scheduled run on unchanged data) hands on the same run, which is not a new model."""
+    found = tracker.client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return min(found, key=lambda v: int(v.version)) if found else None
+
+
+def _already_registered(ctx: StepContext, name: str, version) -> dict:
+    if "model_version" in ctx.outputs:
+        write_json(ctx.output("model_version"), str(version.version))
+    ctx.log(f"{name} version {version.version} is this training run's model, registered before: "
+            "nothing new to register")
+    return {"model": name, "version": str(version.version), "approval": "unchanged"}
 
 
 def fail(ctx: StepContext) -> dict:

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from mlopsc.contract import ACTIONS, TARGETS, StepCall
+from mlopsc.contract import ACTIONS, ENV_INPUT_PREFIX, TARGETS, StepCall
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -69,6 +69,20 @@ def port_kinds(call: StepCall) -> dict[str, str]:
     return {name: port.kind for name, _ in call.outputs if (port := act.output(name)) is not None}
 
 
+def apply_env_inputs(inputs: dict[str, str], environ=None) -> dict[str, str]:
+    """Put each non-empty `env_NAME` input into the environment (the run's value of `${env:NAME}`)
+    and return the other inputs."""
+    environ = os.environ if environ is None else environ
+    rest = {}
+    for name, value in inputs.items():
+        if name.startswith(ENV_INPUT_PREFIX):
+            if value:
+                environ[name[len(ENV_INPUT_PREFIX):]] = value
+        else:
+            rest[name] = value
+    return rest
+
+
 def run_call(call: StepCall, log=None, err=None) -> int:
     err = err or _stderr
     log = log or (lambda m: print(m, flush=True))
@@ -86,6 +100,7 @@ def run_call(call: StepCall, log=None, err=None) -> int:
     except stepio.RefError as e:
         err(f"error: {e}")
         return EXIT_USAGE
+    input_map = apply_env_inputs(input_map)
     try:
         project = load_project(call.spec)
     except SpecError as e:

@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -89,3 +90,39 @@ def s3_buckets() -> Iterator[object]:
         client.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
         client.create_bucket(Bucket="plain")
         yield client
+
+
+@contextmanager
+def mlflow_server(artifacts: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`mlflow server` on 127.0.0.1 with a SQLite backend and its artifact store at `artifacts`
+    (an `s3://` or `gs://` URI: the server proxies artifacts, so a step needs only the URL).
+    `env`: what the server needs to reach that store (MLFLOW_S3_ENDPOINT_URL, STORAGE_EMULATOR_HOST)."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    port = free_port()
+    home = tempfile.mkdtemp(prefix="mlopsc-mlflow-")
+    log = open(os.path.join(home, "server.log"), "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{home}/mlflow.db", "--artifacts-destination", artifacts],
+        env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=home)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            _wait_http(url + "/health", timeout=300)  # a loaded 2-core machine: over a minute
+        except OSError:
+            log.flush()
+            tail = Path(log.name).read_text()[-3000:]
+            raise RuntimeError("mlflow server did not start:\n" + tail) from None
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)

@@ -69,6 +69,8 @@ def test_the_dockerfile_is_a_function_of_the_spec(monkeypatch):
 def test_requirements_take_the_core_and_the_runtime_extra_only():
     requires = ['pyyaml>=6.0', 'kfp<2.18,>=2.17; extra == "kubeflow"', 'mlflow>=3.0; extra == "local"',
                 'pytest>=8; extra == "test"']
-    assert image_context.mlopsc_requirements(requires, "sagemaker") == ["pyyaml>=6.0", "mlflow>=3.0", "boto3>=1.40",
-                                                                          "s3fs>=2024.6"]
+    cloud = ["pyyaml>=6.0", "mlflow>=3.0", "boto3>=1.40", "s3fs>=2024.6", "gcsfs>=2024.6"]
+    # one dependency set for every cloud target: one image (and one cached layer) serves them all
+    for target in ("sagemaker", "kubeflow", "vertex"):
+        assert image_context.mlopsc_requirements(requires, target) == cloud, target
     assert image_context.mlopsc_requirements(requires, "local") == ["pyyaml>=6.0", "mlflow>=3.0"]

@@ -26,7 +26,11 @@ from typing import TYPE_CHECKING, ClassVar
 from mlopsc import ir
 from mlopsc.runtime.platforms import alerts
 from mlopsc.runtime.platforms.storage import LocalStorage, Storage
-from mlopsc.runtime.platforms.tracking_store import resolve_tracking_uri
+from mlopsc.runtime.platforms.tracking_store import (
+    missing_tracking_message,
+    resolve_tracking_uri,
+    tracking_server_problem,
+)
 from mlopsc.runtime.steps import StepContext, StepFailed
 
 if TYPE_CHECKING:
@@ -41,6 +45,9 @@ class Platform(ABC):
     # The final states this platform hands the failure notification for a run that succeeded
     # (KFP's `PipelineTaskFinalStatus.state` on Vertex and in kfp.local; others override it).
     succeeded_states: ClassVar[frozenset[str]] = frozenset({"SUCCEEDED"})
+    # A cloud step's filesystem dies with its container: its runs and models must go to a
+    # tracking server every step reaches, never to an embedded store inside the container.
+    shared_tracking: ClassVar[bool] = True
 
     # -- the run's final state
 
@@ -56,12 +63,20 @@ class Platform(ABC):
         after applying the order of `tracking_store`; a compose file sets its MLflow service),
         so it counts as explicit here."""
         explicit = ctx.tracking_uri or ctx.args.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
-        return resolve_tracking_uri(explicit, ctx.project)
+        uri = resolve_tracking_uri(explicit, ctx.project)
+        if uri is None and self.shared_tracking:
+            raise StepFailed(missing_tracking_message(ctx.project, self.name))
+        return uri
 
     def tracker(self, ctx: StepContext) -> Tracker:
         from mlopsc.runtime.tracking import Tracker
 
-        return Tracker(ctx.root, experiment=ctx.project.tracking.experiment, tracking_uri=self.tracking_uri(ctx))
+        uri = self.tracking_uri(ctx)
+        if uri and self.shared_tracking:
+            problem = tracking_server_problem(uri)
+            if problem:
+                raise StepFailed(problem)
+        return Tracker(ctx.root, experiment=ctx.project.tracking.experiment, tracking_uri=uri)
 
     # -- alerts
 

@@ -23,6 +23,7 @@ from mlopsc.runtime.steps import StepContext, StepFailed
 
 class Platform(base.Platform):
     name = "local"
+    shared_tracking = False  # the embedded SQLite store under the work directory serves a local run
 
     def approve(self, ctx: StepContext, model: str, environment: str) -> dict:
         tracker = self.tracker(ctx)

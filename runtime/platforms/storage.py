@@ -13,7 +13,6 @@ from mlopsc import ir
 from mlopsc.runtime import storage as store
 from mlopsc.runtime.steps import StepFailed, read_json, write_json
 
-
 # Versions `runtime.storage` records but cannot read by: checked against what is there instead.
 CHECKED_VERSIONS = ("s3:etag:", "dvc:md5:")
 

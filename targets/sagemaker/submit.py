@@ -15,6 +15,24 @@ from .expressions import pipeline_name, resource_name
 from .settings import settings
 
 
+def with_env_defaults(project: ir.Project, definition: str) -> str:
+    """The definition with each `${env:NAME}` parameter defaulting to the submitting environment's
+    value, so scheduled executions (which pass no parameters) reach the same tracking server. The
+    compiled file keeps an empty default: it holds no machine's settings."""
+    import os
+
+    from mlopsc.references import env_refs
+
+    found = {n: os.environ[n] for n in env_refs(project) if os.environ.get(n)}
+    if not found:
+        return definition
+    doc = json.loads(definition)
+    for param in doc.get("Parameters", []):
+        if param["Name"] in found:
+            param["DefaultValue"] = found[param["Name"]]
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
 def requests(project: ir.Project, compiled_files: dict[str, str]) -> list[dict[str, Any]]:
     """The CreatePipeline/UpdatePipeline request bodies for every compiled `pipelines/<name>.json`."""
     s = settings(project)
@@ -28,7 +46,7 @@ def requests(project: ir.Project, compiled_files: dict[str, str]) -> list[dict[s
             "PipelineName": pipeline_name(project.name, name),
             "PipelineDisplayName": pipeline_name(project.name, name),
             "PipelineDescription": (pipeline.description if pipeline else name)[:3072],
-            "PipelineDefinition": compiled_files[path],
+            "PipelineDefinition": with_env_defaults(project, compiled_files[path]),
             "RoleArn": s.role,
         })
     return out

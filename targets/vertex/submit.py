@@ -52,6 +52,15 @@ def request_json(job: Any) -> dict[str, Any]:
     return json_format.MessageToDict(job._gca_resource._pb)
 
 
+def env_parameter_values(project: ir.Project, values: dict[str, Any]) -> dict[str, Any]:
+    """The run's values with each `${env:NAME}` parameter taken from the submitting environment
+    (the compiled default is empty: the pipeline file holds no machine's settings)."""
+    from mlopsc.references import env_refs
+
+    found = {n: os.environ[n] for n in env_refs(project) if os.environ.get(n) and n in values}
+    return {**values, **found}
+
+
 def submit(project: ir.Project, compiled_files: dict[str, str], endpoint_url: str | None = None,
            dry_run: bool = False, region: str | None = None, out: TextIO | None = None,
            only: list[str] | None = None) -> list[dict[str, str]]:
@@ -69,6 +78,7 @@ def submit(project: ir.Project, compiled_files: dict[str, str], endpoint_url: st
     results = []
     with tempfile.TemporaryDirectory(prefix="mlopsc-vertex-") as tmp:
         for name, text, config in jobs(compiled_files, only):
+            config = {**config, "parameter_values": env_parameter_values(project, config["parameter_values"])}
             path = os.path.join(tmp, f"{name}.yaml")
             with open(path, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)

@@ -47,6 +47,15 @@ def docker_env():
     if shutil.which("docker") and _answers(env):
         yield env
         return
+    shared = {**env, "DOCKER_HOST": f"unix://{SOCKET}"}
+    if shutil.which("docker") and os.path.exists(SOCKET) and _answers(shared):
+        # another test session's engine: use it, and leave stopping it to that session
+        os.environ["DOCKER_HOST"] = shared["DOCKER_HOST"]
+        try:
+            yield shared
+        finally:
+            os.environ.pop("DOCKER_HOST", None)
+        return
     proc = _start_dockerd()
     env["DOCKER_HOST"] = f"unix://{SOCKET}"
     deadline = time.monotonic() + 60
@@ -88,3 +97,36 @@ def base_image(docker_env) -> str:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return BASE_IMAGE
+
+
+def build_image(spec, tag: str, target: str, docker_env: dict, out) -> str:
+    """`mlopsc build` as a user runs it (plus this machine's pip CA bundle and CPU torch wheel)."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    argv = [sys.executable, "-m", "mlopsc", "build", str(spec), "--target", target, "--tag", tag,
+            "--constraints", str(root / "constraints.txt"), "--out", str(out)]
+    if os.environ.get("PIP_CERT"):
+        argv += ["--pip-cert", os.environ["PIP_CERT"]]
+    if os.environ.get("PIP_FIND_LINKS"):
+        argv += ["--find-links", os.environ["PIP_FIND_LINKS"]]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=docker_env, cwd=str(Path(spec).parent))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"built {tag}" in proc.stdout, proc.stdout
+    return tag
+
+
+@pytest.fixture(scope="session")
+def cloud_images(docker_env, base_image, tmp_path_factory):
+    """The example's step image twice: its data in S3 (Kubeflow, SageMaker) and in GCS (Vertex).
+    One dependency layer serves every cloud target, so the second build reuses the first's."""
+    from cloud_project import REPOSITORY, write_project
+
+    built = {}
+    for store, target in (("s3", "kubeflow"), ("gs", "vertex")):
+        project = tmp_path_factory.mktemp(f"project-{store}")
+        spec = write_project(project, f"{store}://acme-ml/churn", base_image)
+        tag = build_image(spec, f"{REPOSITORY}:{store}", target, docker_env, project / "build" / "image")
+        built[store] = (tag, spec)
+    return built

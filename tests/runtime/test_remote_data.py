@@ -79,9 +79,11 @@ def _project(root: Path, uri: str, version: str | None = None) -> Path:
 
 
 def _step(action: str, spec: Path, *argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    # the embedded store under the project unless the test names a tracking server
-    inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    full_env = {**inherited, "MLOPSC_WORKDIR": str(spec.parent), **(env or {})}
+    # A SageMaker step needs a shared tracking store: here, with every step a host process, a
+    # SQLite file in the project stands for it, unless the test names a tracking server.
+    store = f"sqlite:///{spec.parent / '.mlopsc' / 'mlflow.db'}"
+    (spec.parent / ".mlopsc").mkdir(exist_ok=True)
+    full_env = {**os.environ, "MLFLOW_TRACKING_URI": store, "MLOPSC_WORKDIR": str(spec.parent), **(env or {})}
     return subprocess.run([sys.executable, "-m", "mlopsc", "step", action, "--spec", str(spec), "--target",
                            "sagemaker", *argv], capture_output=True, text=True, env=full_env, timeout=300,
                           cwd=spec.parent)
@@ -239,10 +241,12 @@ def test_a_dead_tracking_server_is_one_line_naming_it(tmp_path):
     (tmp_path / "data" / "customers.parquet").write_bytes(_parquet(5))
     assert _validate(spec).returncode == 0
     out = tmp_path / "out"
-    env = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-           "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    # no retry settings: the step asks the server's health endpoint once before MLflow's client
+    # would retry for minutes
+    env = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
     proc = _step("train", spec, "--input", f"data={out / 'data'}", "--output", f"model={out / 'model.json'}",
                  "--output", f"metrics={out / 'metrics.json'}", env=env)
     line = _one_line_error(proc)
-    assert line.startswith("error: step train failed: MLflow tracking store http://127.0.0.1:9: ")
+    assert line.startswith("error: step train failed: tracking server http://127.0.0.1:9 does not answer (")
+    assert line.endswith("no run was logged")
     assert not (out / "model.json").exists()

@@ -28,9 +28,11 @@ def moto_url(monkeypatch):
         server.stop()
 
 
-def test_create_then_update_reads_back_unchanged(moto_url):
+def test_create_then_update_reads_back_unchanged(moto_url, monkeypatch):
     import boto3
     from mlopsc.targets.sagemaker.submit import submit
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the compiled default, unchanged
 
     project, files, _ = compile_spec("churn.yaml")
     first = submit(project, files, endpoint_url=moto_url, out=io.StringIO())
@@ -47,6 +49,25 @@ def test_create_then_update_reads_back_unchanged(moto_url):
             name = "churn-classifier-" + os.path.basename(path).removesuffix(".json")
             assert client.describe_pipeline(PipelineName=name)["PipelineDefinition"] == text
     assert client.describe_model_package_group(ModelPackageGroupName="churn-classifier")
+
+
+def test_env_parameters_default_to_the_submitting_environment(moto_url, monkeypatch):
+    """Scheduled executions pass no parameters: `${env:MLFLOW_TRACKING_URI}` defaults to the value
+    where `submit` ran, so they reach the same tracking server; the compiled file stays empty."""
+    import json
+
+    import boto3
+    from mlopsc.targets.sagemaker.submit import submit
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://mlflow.acme.example")
+    project, files, _ = compile_spec("churn.yaml")
+    compiled = {p["Name"]: p["DefaultValue"] for p in json.loads(files["pipelines/train.json"])["Parameters"]}
+    assert compiled["MLFLOW_TRACKING_URI"] == ""
+    submit(project, files, endpoint_url=moto_url, out=io.StringIO())
+    client = boto3.client("sagemaker", endpoint_url=moto_url, region_name="us-east-1")
+    stored = json.loads(client.describe_pipeline(PipelineName="churn-classifier-train")["PipelineDefinition"])
+    defaults = {p["Name"]: p["DefaultValue"] for p in stored["Parameters"]}
+    assert defaults == {**compiled, "MLFLOW_TRACKING_URI": "https://mlflow.acme.example"}
 
 
 def test_dry_run_prints_requests_and_touches_nothing():

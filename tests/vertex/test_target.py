@@ -218,7 +218,7 @@ def test_compile_path_does_not_import_sdks():
 def test_submit_dry_run_prints_requests_without_network():
     # a proxy that refuses every connection: any network call would fail the run
     env = dict(os.environ, HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
-               GRPC_PROXY="http://127.0.0.1:9", NO_PROXY="")
+               GRPC_PROXY="http://127.0.0.1:9", NO_PROXY="", MLFLOW_TRACKING_URI="https://mlflow.acme.example")
     done = subprocess.run([sys.executable, "-m", "mlopsc", "submit", "specs/churn.yaml", "--target", "vertex",
                            "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
@@ -232,6 +232,8 @@ def test_submit_dry_run_prints_requests_without_network():
     train = bodies[-1]["pipelineJob"]
     assert train["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-ml-artifacts/pipelines"
     assert train["serviceAccount"] == "pipelines@acme-ml.iam.gserviceaccount.com"
+    # the spec's ${env:MLFLOW_TRACKING_URI} is a run parameter, filled from the submitting environment
+    assert train["runtimeConfig"]["parameterValues"]["MLFLOW_TRACKING_URI"] == "https://mlflow.acme.example"
     assert "dry-run: churn-classifier-train" in done.stderr
 
 
