@@ -119,7 +119,7 @@ class Execution:
         return None
 
     def cache_key(self, kind: str, args: dict) -> str:
-        keyed = {k: args.get(k) for k in CACHE_KEYS[kind]}
+        keyed = json.loads(json.dumps({k: args.get(k) for k in CACHE_KEYS[kind]}))  # a copy: LocalPath goes
         for i in keyed.get("ProcessingInputs") or []:
             i.get("S3Input", {}).pop("LocalPath", None)
         return kind + ":" + hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()

@@ -44,7 +44,8 @@ def test_an_unreachable_bucket_names_the_dataset_and_the_endpoint(cloud_images, 
     dead = f"http://127.0.0.1:{free_port()}"
     line = _one_line(_validate(tag, docker_env, {**CREDS, "AWS_ENDPOINT_URL": dead,
                                                  "AWS_MAX_ATTEMPTS": "1"}))
-    assert line.startswith("error: step validate failed: dataset 'customers': s3://acme-ml/churn/customers.parquet")
+    assert line.startswith("error: step validate failed: dataset 'customers': cannot reach "
+                           "s3://acme-ml/churn/customers.parquet: ")
     assert dead in line
 
 
