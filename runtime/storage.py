@@ -9,6 +9,7 @@ A dataset's `uri` may be a local path (relative to the spec), `file://`, `s3://`
 | S3 | `s3:versionId:<id>` on a versioned bucket, else `s3:etag:<etag>` |
 | GCS | `gs:generation:<n>` |
 | `version: dvc:<file>.dvc` | `dvc:md5:<md5>`: the object in the DVC remote's cache (`files/md5/ab/cdef...`), its md5 checked |
+| `lakefs://repo/ref/path` | `lakefs:commit:<id>`: the ref's commit, read at that commit through lakeFS's S3 gateway (`lakefs.py`) |
 
 A requested version pins what is read: an S3 version id or a GCS generation is read as that
 version; for a local file it must equal the content hash. Endpoints come from the environment,
@@ -50,6 +51,10 @@ def _filesystem(uri: str):
     import fsspec
 
     try:
+        if uri.startswith("lakefs://"):
+            from mlopsc.runtime import lakefs
+
+            return lakefs.filesystem(), uri.removeprefix("lakefs://")
         if uri.startswith("gs://") and os.environ.get("STORAGE_EMULATOR_HOST"):
             return _emulated_gcs(uri)
         options: dict[str, Any] = {"version_aware": True} if uri.startswith(("s3://", "gs://")) else {}
@@ -86,6 +91,8 @@ def resolve(dataset: str, uri: str, requested: str | None, spec_dir: Path) -> Re
     requested = (requested or "").strip()
     if requested.startswith("dvc:"):
         return _resolve_dvc(dataset, uri, spec_dir / requested[4:], spec_dir)
+    if uri.startswith("lakefs://"):
+        return _resolve_lakefs(dataset, uri, requested)
     if not is_remote(uri):
         return _resolve_local(dataset, uri, requested, spec_dir)
     return _resolve_remote(dataset, uri, requested)
@@ -164,6 +171,26 @@ def read_table(r: Resolved, fmt: str | None = None):
         return readers[fmt](data)
     except Exception as e:  # noqa: BLE001 - a corrupt file is the dataset's problem, said in one line
         raise StorageError(f"dataset {r.dataset!r}: {r.uri} is not valid {fmt}: {_one_line(e)}") from None
+
+
+# ---------------------------------------------------------------- lakeFS
+
+
+def _resolve_lakefs(dataset: str, uri: str, requested: str) -> Resolved:
+    """The ref's commit (or the requested one); the object read at that commit."""
+    from mlopsc.runtime import lakefs
+
+    try:
+        repo, ref, path = lakefs.split(uri)
+        if requested not in LATEST and not requested.startswith(lakefs.VERSION_PREFIX):
+            raise lakefs.LakeFSError(f"version {requested} is not {lakefs.VERSION_PREFIX}<id>")
+        commit = requested.removeprefix(lakefs.VERSION_PREFIX) if requested not in LATEST \
+            else lakefs.commit_of(repo, ref)
+    except lakefs.LakeFSError as e:
+        raise StorageError(f"dataset {dataset!r}: {e}") from None
+    at_commit = "lakefs://" + lakefs.gateway_path(repo, commit, path)
+    _info(dataset, at_commit)
+    return Resolved(dataset, at_commit, lakefs.VERSION_PREFIX + commit, uri)
 
 
 # ---------------------------------------------------------------- DVC

@@ -130,3 +130,69 @@ def mlflow_server(artifacts: str, env: dict[str, str] | None = None) -> Iterator
             proc.kill()
         log.close()
         shutil.rmtree(home, ignore_errors=True)
+
+
+@contextmanager
+def lakefs_api(commits: dict[tuple[str, str], list[str]]) -> Iterator[tuple[str, list[str]]]:
+    """A lakeFS API stand-in on 127.0.0.1 answering logCommits for {(repository, ref): [commit ids,
+    newest first]}. Every request is checked against lakeFS's published API (the path, the query
+    parameters and their types, basic auth) and every response against its CommitList schema
+    (tests/runtime/data/lakefs-logcommits.openapi.yaml). Yields (url, problems): a request that
+    breaks the API is answered 400 and described in `problems`."""
+    import http.server
+    import json
+    import re
+    import threading
+    import urllib.parse
+
+    import jsonschema
+    import yaml
+
+    api = yaml.safe_load((Path(__file__).parent / "runtime" / "data" / "lakefs-logcommits.openapi.yaml").read_text())
+    schema = {**api["components"]["schemas"]["CommitList"], "components": api["components"]}
+    declared = {"after": str, "amount": int, "objects": str, "prefixes": str, "limit": str}
+    problems: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def reply(self, code: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):  # noqa: N802 - http.server's name
+            url = urllib.parse.urlsplit(self.path)
+            m = re.fullmatch(r"/api/v1/repositories/([^/]+)/refs/([^/]+)/commits", url.path)
+            query = urllib.parse.parse_qs(url.query)
+            bad = [k for k in query if k not in declared]
+            if "amount" in query and not (query["amount"][0].lstrip("-").isdigit()
+                                          and -1 <= int(query["amount"][0]) <= 1000):
+                bad.append("amount")
+            if not m or bad or not self.headers.get("Authorization", "").startswith("Basic "):
+                problems.append(f"{self.path} (unknown path, bad query {bad} or no basic auth)")
+                return self.reply(400, {"message": "not the lakeFS API"})
+            repo, ref = (urllib.parse.unquote(g) for g in m.groups())
+            found = commits.get((repo, ref))
+            if found is None:
+                return self.reply(404, {"message": "not found"})
+            amount = int(query.get("amount", ["100"])[0])
+            results = [{"id": c, "parents": [], "committer": "ci", "message": "data", "creation_date": 1_700_000_000,
+                        "meta_range_id": ""} for c in found[:amount]]
+            body = {"pagination": {"has_more": len(found) > amount, "next_offset": "", "results": len(results),
+                                   "max_per_page": 1000}, "results": results}
+            jsonschema.validate(body, schema)
+            return self.reply(200, body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", problems
+    finally:
+        server.shutdown()
+        server.server_close()

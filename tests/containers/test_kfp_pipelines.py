@@ -142,4 +142,4 @@ def test_kubeflow_train_pipeline_runs_each_step_in_its_own_container(cloud_image
 def test_vertex_train_pipeline_runs_each_step_in_its_own_container(cloud_images, tmp_path):
     tag, spec = cloud_images["gs"]
     with gcs_emulator() as url:
-        _run_and_check("vertex", _gcs_store(url), tag, spec, tmp_path, changed_data=False)
+        _run_and_check("vertex", _gcs_store(url), tag, spec, tmp_path, changed_data=True)

@@ -250,3 +250,42 @@ def test_a_dead_tracking_server_is_one_line_naming_it(tmp_path):
     assert line.startswith("error: step train failed: tracking server http://127.0.0.1:9 does not answer (")
     assert line.endswith("no run was logged")
     assert not (out / "model.json").exists()
+
+
+@pytest.fixture
+def lakefs(s3):
+    """lakeFS: its API stand-in (commits of `churn-data`: main -> c2, then c1) and moto as its S3
+    gateway, where the repository is the bucket and each commit a key prefix."""
+    from servers import lakefs_api
+
+    s3.create_bucket(Bucket="churn-data")
+    s3.put_object(Bucket="churn-data", Key="c1/customers.parquet", Body=_parquet(5))
+    s3.put_object(Bucket="churn-data", Key="c2/customers.parquet", Body=_parquet(8))
+    with lakefs_api({("churn-data", "main"): ["c2", "c1"]}) as (url, problems):
+        env = {"LAKECTL_SERVER_ENDPOINT_URL": url, "LAKECTL_CREDENTIALS_ACCESS_KEY_ID": "testing",
+               "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY": "testing",
+               "LAKEFS_S3_GATEWAY_URL": s3.meta.endpoint_url}
+        yield env
+        assert problems == [], problems
+
+
+def test_lakefs_reads_the_refs_commit_and_records_it(lakefs, tmp_path):
+    spec = _project(tmp_path, "lakefs://churn-data/main/customers.parquet")
+    proc = _validate(spec, env=lakefs)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "out" / "data" / "versions.json").read_text()) == {"customers": "lakefs:commit:c2"}
+    assert len(pd.read_parquet(tmp_path / "out" / "data" / "customers.parquet")) == 8  # main's head
+
+
+def test_lakefs_pinned_commit_reads_that_commit(lakefs, tmp_path):
+    spec = _project(tmp_path, "lakefs://churn-data/main/customers.parquet")
+    proc = _validate(spec, "lakefs:commit:c1", env=lakefs)
+    assert proc.returncode == 0, proc.stderr
+    assert len(pd.read_parquet(tmp_path / "out" / "data" / "customers.parquet")) == 5
+
+
+def test_lakefs_unknown_ref_is_one_line(lakefs, tmp_path):
+    spec = _project(tmp_path, "lakefs://churn-data/nope/customers.parquet")
+    line = _one_line_error(_validate(spec, env=lakefs))
+    assert line == ("error: step validate failed: dataset 'customers': lakeFS has no ref 'nope' in repository "
+                    "'churn-data' (HTTP 404)")
