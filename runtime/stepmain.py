@@ -18,6 +18,8 @@ from pathlib import Path
 from mlopsc.contract import ACTIONS, ENV_INPUT_PREFIX, TARGETS, StepCall
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# SageMaker's training contract: the job's FailureReason is what the container writes here.
+SAGEMAKER_FAILURE_FILE = Path("/opt/ml/output/failure")
 
 
 def argv_from_env() -> list[str] | None:
@@ -83,6 +85,16 @@ def apply_env_inputs(inputs: dict[str, str], environ=None) -> dict[str, str]:
     return rest
 
 
+def record_failure(call: StepCall, message: str) -> None:
+    """In a SageMaker training job, the failure message goes where SageMaker reads FailureReason
+    (it keeps the first 1024 characters)."""
+    if call.target == "sagemaker" and SAGEMAKER_FAILURE_FILE.parent.is_dir():
+        try:
+            SAGEMAKER_FAILURE_FILE.write_text(message[:1024], encoding="utf-8")
+        except OSError:
+            pass  # the message is on stderr either way
+
+
 def run_call(call: StepCall, log=None, err=None) -> int:
     err = err or _stderr
     log = log or (lambda m: print(m, flush=True))
@@ -125,6 +137,7 @@ def _run(call: StepCall, project, arg_map: dict, input_map: dict, log, err) -> i
         plan.publish()
     except StepFailed as e:
         err(f"error: step {call.action} failed: {e}")
+        record_failure(call, f"step {call.action} failed: {e}")
         return EXIT_FAILED
     except stepio.RefError as e:
         err(f"error: {e}")

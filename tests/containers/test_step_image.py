@@ -39,12 +39,16 @@ def test_the_image_runs_mlopsc_and_its_dockerfile_passes_hadolint(built, docker_
     assert {"churn.yaml", "churn_local"} <= set(listing[1:])
 
 
-def test_sagemaker_training_entry_runs_the_step_from_its_env(built, docker_env):
-    """SageMaker starts a training image as `IMAGE train`; the step argv is MLOPSC_STEP_ARGV."""
+def test_sagemaker_training_entry_runs_the_step_from_its_env(built, docker_env, tmp_path):
+    """SageMaker starts a training image as `IMAGE train`; the step argv is MLOPSC_STEP_ARGV, and
+    a failure is written to /opt/ml/output/failure, where SageMaker reads the FailureReason."""
     TAG, _ = built
     argv = ["mlopsc", "step", "fail", "--spec", "/opt/mlopsc/project/churn.yaml", "--target", "sagemaker",
             "--arg", "message=gate: auc 0.61 < 0.80"]
-    proc = _docker("run", "--rm", "--network", "host", "-e", f"MLOPSC_STEP_ARGV={json.dumps(argv)}", TAG, "train",
-                   env=docker_env)
+    output = tmp_path / "output"
+    output.mkdir()
+    proc = _docker("run", "--rm", "--network", "host", "-v", f"{output}:/opt/ml/output",
+                   "-e", f"MLOPSC_STEP_ARGV={json.dumps(argv)}", TAG, "train", env=docker_env)
     assert proc.returncode == 1, proc.stderr
     assert "gate: auc 0.61 < 0.80" in proc.stderr and "Traceback" not in proc.stderr
+    assert (output / "failure").read_text() == "step fail failed: gate: auc 0.61 < 0.80"
