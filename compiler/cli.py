@@ -108,6 +108,7 @@ def _register_commands() -> None:
         serve_command,
         step_command,
         train_entry_command,
+        sagemaker_serve_command,
     )
     from .commands_submit import submit_command
 
@@ -120,6 +121,7 @@ def _register_commands() -> None:
     cli.add_command(serve_command)
     cli.add_command(monitor_command)
     cli.add_command(train_entry_command)
+    cli.add_command(sagemaker_serve_command)
 
 
 _register_commands()

@@ -61,6 +61,15 @@ def train_entry_command() -> None:
     step_command.main([], prog_name="mlopsc step", standalone_mode=True)
 
 
+@click.command("sagemaker-serve", hidden=True)
+def sagemaker_serve_command() -> None:
+    """SageMaker starts inference images as `IMAGE serve`: the model in /opt/ml/model answers
+    /ping and /invocations on port 8080 (`SAGEMAKER_BIND_TO_PORT`)."""
+    from mlopsc.runtime.sagemaker_serve import main
+
+    main()
+
+
 @click.command("run")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--pipeline", type=click.Choice(["train", "deploy", "all"]), default="all", show_default=True)

@@ -34,6 +34,8 @@ TARGET_PACKAGES: dict[str, tuple[str, ...]] = {
 ENTRY_SCRIPTS = {
     # SageMaker training images run `IMAGE train`: the step argv is in MLOPSC_STEP_ARGV.
     "train": '#!/bin/sh\nexec mlopsc train "$@"\n',
+    # ... and inference images as `IMAGE serve`: the model unpacked in /opt/ml/model, port 8080.
+    "serve": '#!/bin/sh\nexec mlopsc sagemaker-serve "$@"\n',
 }
 
 

@@ -1,4 +1,5 @@
-"""An HTTP model server: `POST /predict`, `GET /health`, `GET /metrics` (Prometheus text).
+"""An HTTP model server: `POST /predict`, `GET /health`, `GET /metrics` (Prometheus text);
+SageMaker's container contract names the same two `POST /invocations` and `GET /ping`.
 
     server = ModelServer(model, name="churn-classifier", version="3").start()
     ... POST {server.url}/predict  {"instances": [{"tenure_months": 3, ...}, ...]}
@@ -192,7 +193,7 @@ class _Handler(JSONHandler):
     def do_GET(self) -> None:
         svc: ModelServer = self.service
         path = self.path.split("?", 1)[0]
-        if path == "/health":
+        if path in ("/health", "/ping"):  # /ping: SageMaker's health check
             status = 200
             self.send_json(status, {"status": "ok", "model": svc.name, "version": svc.version})
         elif path == "/metrics":
@@ -206,7 +207,7 @@ class _Handler(JSONHandler):
     def do_POST(self) -> None:
         svc: ModelServer = self.service
         path = self.path.split("?", 1)[0]
-        if path != "/predict":
+        if path not in ("/predict", "/invocations"):  # /invocations: SageMaker's
             try:
                 self.read_body()
             except ValueError:

@@ -207,10 +207,21 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+MODEL_DIR = "mlflow-model"  # the MLflow model inside a model directory (SageMaker's model.tar.gz)
+
+
 def write_model_ref(path: Path, ref: dict) -> None:
-    """A model output: the JSON file itself, or `model.json` inside it when the target hands a
-    directory (SageMaker training's /opt/ml/model, uploaded as model.tar.gz)."""
-    write_json(path / "model.json" if path.is_dir() else path, ref)
+    """A model output: the JSON file itself, or, when the target hands a directory (SageMaker
+    training's /opt/ml/model, uploaded as model.tar.gz), `model.json` plus the MLflow model itself
+    under `mlflow-model/`: the endpoint's `IMAGE serve` loads it from /opt/ml/model without
+    reaching the tracking server."""
+    if not path.is_dir():
+        write_json(path, ref)
+        return
+    import mlflow
+
+    mlflow.artifacts.download_artifacts(artifact_uri=ref["model_uri"], dst_path=str(path / MODEL_DIR))
+    write_json(path / "model.json", ref)
 
 
 def read_model_ref(path: Path) -> dict:

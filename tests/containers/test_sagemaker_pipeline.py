@@ -42,6 +42,50 @@ def _packages(sm) -> list[dict]:
     return [sm.describe_model_package(ModelPackageName=p["ModelPackageArn"]) for p in listed]
 
 
+def _serves_the_model_package(archive: bytes, tag: str, docker_env: dict, root) -> None:
+    """SageMaker's inference contract: model.tar.gz unpacked into /opt/ml/model, `IMAGE serve`,
+    GET /ping and POST /invocations; no tracking server is given to the endpoint."""
+    import io
+    import subprocess
+    import tarfile
+    import time
+    import urllib.request
+
+    import pandas as pd
+    from cloud_project import parquet
+    from servers import free_port
+
+    model = root / "model"
+    model.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(model, filter="data")
+    port = free_port()
+    started = subprocess.run(["docker", "run", "-d", "--rm", "--network", "host", "-v", f"{model}:/opt/ml/model:ro",
+                              "-e", f"SAGEMAKER_BIND_TO_PORT={port}", tag, "serve"],
+                             capture_output=True, text=True, env=docker_env, check=True)
+    container = started.stdout.strip()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                assert urllib.request.urlopen(url + "/ping", timeout=5).status == 200
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    logs = subprocess.run(["docker", "logs", container], capture_output=True, text=True,
+                                          env=docker_env).stderr
+                    raise AssertionError("the endpoint never answered /ping:\n" + logs[-2000:]) from None
+                time.sleep(1)
+        rows = pd.read_parquet(io.BytesIO(parquet(5, seed=7))).drop(columns=["churned"])
+        body = json.dumps({"instances": json.loads(rows.to_json(orient="records"))}).encode()
+        request = urllib.request.Request(url + "/invocations", data=body, headers={"Content-Type": "application/json"})
+        predictions = json.loads(urllib.request.urlopen(request, timeout=60).read())["predictions"]
+        assert len(predictions) == 5 and all(0.0 <= float(p) <= 1.0 for p in predictions), predictions
+    finally:
+        subprocess.run(["docker", "stop", "-t", "5", container], capture_output=True, env=docker_env)
+
+
 def test_sagemaker_train_pipeline_runs_each_job_in_its_own_container(cloud_images, docker_env, tmp_path):
     tag, spec = cloud_images["s3"]
     result = api.compile_spec(str(spec), ["sagemaker"])
@@ -77,6 +121,7 @@ def test_sagemaker_train_pipeline_runs_each_job_in_its_own_container(cloud_image
             model_url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
             assert model_url == ex.properties["train"]["ModelArtifacts"]["S3ModelArtifacts"]
             assert s3_read(s3, model_url)[:2] == b"\x1f\x8b"  # a gzip archive SageMaker can unpack
+            _serves_the_model_package(s3_read(s3, model_url), tag, docker_env, tmp_path / "endpoint")
 
             # next scheduled run, same data: resolve-data reruns (never cached), the rest is a cache hit
             ex = execute(2)
