@@ -94,6 +94,7 @@ def _serving(project: ir.Project, s) -> list[Diagnostic]:
             found.append(cannot_express(T, st.span, f"a rollout in `{env.name}` longer than 8 hours",
                                         "SageMaker limits a blue/green update to 28800 s; use fewer steps or "
                                         "a shorter interval"))
+        found += _traffic_sizes(env, route, max(1, plan.autoscaling.min_replicas))
         if route.dropped_steps:
             found.append(note(T, st.span,
                               f"SageMaker canary traffic shifting has one canary step: `{env.name}` shifts "
@@ -101,6 +102,29 @@ def _serving(project: ir.Project, s) -> list[Diagnostic]:
                               + ", ".join(f"{x}%" for x in route.dropped_steps)
                               + " are not separate shifts (use evenly spaced steps for LINEAR shifting)"))
     return found
+
+
+# SageMaker's TrafficRoutingConfig: CanarySize at most 50% of the fleet, LinearStepSize 10-50%.
+CANARY_MAX, LINEAR_RANGE = 50, (10, 50)
+
+
+def _traffic_sizes(env: ir.Environment, route: serving.Routing, instances: int) -> list[Diagnostic]:
+    """Steps SageMaker refuses, and steps it can only round to whole instances."""
+    st, size = env.strategy, route.step_percent
+    if route.type == "CANARY" and size > CANARY_MAX:
+        return [cannot_express(T, st.span, f"a first canary step of {size}% in `{env.name}`",
+                               f"SageMaker's canary is at most {CANARY_MAX}% of the fleet; start at {CANARY_MAX}% "
+                               "or less")]
+    if route.type == "LINEAR" and not LINEAR_RANGE[0] <= size <= LINEAR_RANGE[1]:
+        return [cannot_express(T, st.span, f"linear steps of {size}% in `{env.name}`",
+                               "SageMaker shifts linear traffic in steps of 10-50% of the fleet; use steps like "
+                               "[10, 20, ..., 100] or a canary")]
+    if route.type in ("CANARY", "LINEAR") and size * instances < 100:
+        return [note(T, st.span, f"SageMaker shifts whole instances: {size}% of `{env.name}`'s {instances} "
+                                 f"instance(s) is rounded up to one instance, so the first step takes "
+                                 f"{100 // instances}% of the traffic, not {size}% (raise min_replicas to "
+                                 f"{-(-100 // size)} for a {size}% step)")]
+    return []
 
 
 def _schedules(project: ir.Project) -> list[Diagnostic]:
