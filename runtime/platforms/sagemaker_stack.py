@@ -240,8 +240,23 @@ def deploy(ctx: StepContext, env: ir.Environment, model: str) -> dict:
         reasons = failure_reasons(events(cf, stack), stack)[:1] + endpoint_failure(sm, final)
         raise StepFailed(outcome_message(stack, status, version, group, reasons,
                                          alarms_fired(aws, cf, stack, since)))
+    check_serving(sm, cf, stack, final, f"version {version} of {group}")
     ctx.log(f"version {version} of {group} serves {env.name} ({status})")
     return finished(stack, final, {**record, "state": state})
+
+
+def check_serving(sm, cf, stack: str, described: dict, what: str) -> None:
+    """UPDATE_COMPLETE says CloudFormation is done, not what serves: the endpoint must be
+    InService on the endpoint config this stack just made."""
+    name = endpoint_name(described)
+    # the resource's physical id is the config's ARN (what `Ref` returns); the endpoint names it
+    config = cf.describe_stack_resource(StackName=stack, LogicalResourceId="EndpointConfig")[
+        "StackResourceDetail"]["PhysicalResourceId"].rsplit("endpoint-config/", 1)[-1]
+    endpoint = sm.describe_endpoint(EndpointName=name) if name else {}
+    serving, status = endpoint.get("EndpointConfigName"), endpoint.get("EndpointStatus")
+    if status != "InService" or serving != config:
+        raise StepFailed(f"stack {stack} finished, but endpoint {name} is {status} on endpoint config {serving}, "
+                         f"not {config}: {what} does not serve")
 
 
 def stack_and_template() -> tuple[str, str]:

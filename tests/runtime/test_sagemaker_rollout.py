@@ -351,3 +351,27 @@ def test_load_test_invokes_the_sagemaker_endpoint(moto_url, project):
     assert proc.returncode == 0, proc.stderr
     assert "load test: 20 requests" in proc.stdout and "errors 0" in proc.stdout
     assert "shortened" not in proc.stdout
+
+
+def test_a_deploy_checks_which_config_the_endpoint_serves(moto_url, project):
+    """UPDATE_COMPLETE is not enough: an endpoint serving another config fails the check."""
+    import boto3
+    from mlopsc.runtime.platforms.sagemaker_stack import check_serving
+    from mlopsc.runtime.steps import StepFailed
+
+    sm, cf = boto3.client("sagemaker"), boto3.client("cloudformation")
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    _register(sm, "Approved", "s3://acme-ml-artifacts/churn/v1/model.tar.gz")
+    proc, _ = _run(project, "deploy-production")
+    assert proc.returncode == 0, proc.stderr
+    stack = cf.describe_stacks(StackName="churn-classifier-production")["Stacks"][0]
+    check_serving(sm, cf, "churn-classifier-production", stack, "version 1")  # as deployed: passes
+    endpoint = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["EndpointName"]
+    model = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["ModelName"]
+    sm.create_endpoint_config(EndpointConfigName="hand-made", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    # someone changed it by hand (moto has no UpdateEndpoint: the same name recreated on another config)
+    sm.delete_endpoint(EndpointName=endpoint)
+    sm.create_endpoint(EndpointName=endpoint, EndpointConfigName="hand-made")
+    with pytest.raises(StepFailed, match=r"is InService on endpoint config hand-made, not churn-classifier-"):
+        check_serving(sm, cf, "churn-classifier-production", stack, "version 1")
