@@ -99,6 +99,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
             "model:model evaluation?:metrics git_commit?:string", "model_version?:string",
             "register the model with lineage"),
     _action("fail", "actions_model:fail", "fail", "evaluation?:metrics", "", "stop the pipeline with a message"),
+    _action("resolve_model", "deploy:resolve_model", "processing", "model_version:string", "model_version:string",
+            "the registry version every environment of this run deploys (`latest` resolved once)"),
     _action("approve", "deploy:approve", "approval", "model_version:string", "", "wait for or record approval"),
     _action("deploy", "deploy:deploy", "deploy", _DEPLOY_IN, "endpoint:string", "deploy one environment directly"),
     _action("rollout", "deploy:deploy", "deploy", _DEPLOY_IN, "endpoint:string",

@@ -16,6 +16,8 @@ from .references import env_refs
 PROCESSING = ir.Resources(cpu=1.0, memory_bytes=4 * 2**30)
 LIGHT = ir.Resources(cpu=0.5, memory_bytes=2**30)
 RESOLVE = "resolve-data"  # the step whose outputs are the data versions a run reads
+RESOLVE_MODEL = "resolve-model"  # the step that fixes the registry version a deploy run acts on
+MODEL_VERSION = FromStep(RESOLVE_MODEL, "model_version")
 
 
 def build_pipelines(project: ir.Project) -> tuple[Pipeline, ...]:
@@ -33,13 +35,21 @@ def with_env_params(pipeline: Pipeline, names: list[str]) -> Pipeline:
         return pipeline
     params = tuple(Param(n, "string", "", f"value of ${{env:{n}}} for every step (empty: the step's own "
                          "environment)") for n in names)
-    inputs = tuple(Input(f"{ENV_INPUT_PREFIX}{n}", "string", FromParam(n)) for n in names)
 
     def add(step: Step | None) -> Step | None:
-        return step and replace(step, inputs=step.inputs + inputs)
+        return step and with_env_inputs(step, names)
 
     return replace(pipeline, params=pipeline.params + params, steps=tuple(add(s) for s in pipeline.steps),
                    on_failure=add(pipeline.on_failure))
+
+
+def with_env_inputs(step: Step, names: list[str]) -> Step:
+    """The step with an `env_NAME` input per `${env:NAME}` (a target that adds steps of its own
+    calls this for them)."""
+    have = {i.name for i in step.inputs}
+    inputs = tuple(Input(f"{ENV_INPUT_PREFIX}{n}", "string", FromParam(n)) for n in names
+                   if f"{ENV_INPUT_PREFIX}{n}" not in have)
+    return replace(step, inputs=step.inputs + inputs) if inputs else step
 
 
 def _common_params(project: ir.Project) -> list[Param]:
@@ -208,9 +218,14 @@ def deploy_pipeline(project: ir.Project) -> Pipeline | None:
         Param("model_version", "string", "latest",
               "registry version to deploy; `latest` takes the newest approved version"),
     ]
-    steps: list[Step] = []
+    steps: list[Step] = [Step(
+        name=RESOLVE_MODEL, action="resolve_model", kind="processing",
+        inputs=(Input("model_version", "string", FromParam("model_version")),),
+        outputs=(Port("model_version", "string"),), args=(("model", project.registry.model),),
+        resources=LIGHT, cache=False, span=project.deployment.span,
+    )]
     for env in project.deployment.environments:
-        steps += _environment_steps(project, env, steps[-1].name if steps else None)
+        steps += _environment_steps(project, env, steps[-1].name if len(steps) > 1 else None)
     return Pipeline(
         name="deploy",
         description=f"Deploy {project.registry.model} through "
@@ -226,7 +241,7 @@ def _environment_steps(project: ir.Project, env: ir.Environment, previous: str |
     if env.requires_approval:
         steps.append(Step(
             name=f"approve-{env.name}", action="approve", kind="approval",
-            inputs=(Input("model_version", "string", FromParam("model_version")),),
+            inputs=(Input("model_version", "string", MODEL_VERSION),),
             args=(("environment", env.name), ("model", project.registry.model)),
             after=(previous,) if previous else (), resources=LIGHT, cache=False, span=env.span,
         ))
@@ -234,7 +249,7 @@ def _environment_steps(project: ir.Project, env: ir.Environment, previous: str |
     deploy = f"deploy-{env.name}"
     steps.append(Step(
         name=deploy, action="rollout" if env.strategy.type != "direct" else "deploy", kind="deploy",
-        inputs=(Input("model_version", "string", FromParam("model_version")),),
+        inputs=(Input("model_version", "string", MODEL_VERSION),),
         outputs=(Port("endpoint", "string"),),
         args=_deploy_args(project, env), after=(previous,) if previous else (),
         resources=LIGHT, cache=False, span=env.span,

@@ -47,6 +47,16 @@ def traffic_instances(ctx: StepContext, limit: int = 500) -> list[dict]:
     return json.loads(df.to_json(orient="records"))
 
 
+def resolve_model(ctx: StepContext) -> dict:
+    """`latest` (or a number) resolved once, at the start of the deploy pipeline: staging, approval
+    and production then act on the same version even when another is registered meanwhile."""
+    version = platforms.current(ctx).resolve_model(ctx, model_name(ctx), ctx.inputs.get("model_version"))
+    if "model_version" in ctx.outputs:
+        write_json(ctx.output("model_version"), version)
+    ctx.log(f"this run deploys version {version} of {model_name(ctx)}")
+    return {"model": model_name(ctx), "version": version}
+
+
 def approve(ctx: StepContext) -> dict:
     return platforms.current(ctx).approve(ctx, model_name(ctx), ctx.args.get("environment", "production"))
 

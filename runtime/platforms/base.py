@@ -85,6 +85,12 @@ class Platform(ABC):
 
     # -- approval, deployment, the endpoint
 
+    def resolve_model(self, ctx: StepContext, model: str, requested: str | None) -> str:
+        """The registry version a deploy run acts on: `latest` is the newest registered version."""
+        from mlopsc.runtime.platforms.mlflow_registry import resolve_version
+
+        return resolve_version(self.tracker(ctx), model, requested)
+
     def prepare_endpoint(self, ctx: StepContext, env: ir.Environment, model: str) -> dict:
         """Create or read the environment's endpoint and compute its first traffic split (the step
         before the model deploy where a platform deploys in two steps: Vertex)."""

@@ -72,6 +72,10 @@ class Platform(base.Platform):
     def approve(self, ctx: StepContext, model: str, environment: str) -> dict:
         return approve(ctx, model, environment)
 
+    def resolve_model(self, ctx: StepContext, model: str, requested: str | None) -> str:
+        """The model package version: `latest` is the newest one not rejected."""
+        return resolve_model(ctx, model, requested)
+
     def deploy(self, ctx: StepContext, env: ir.Environment, model: str) -> dict:
         from mlopsc.runtime.platforms.sagemaker_stack import deploy
 
@@ -86,6 +90,12 @@ class Platform(base.Platform):
 
 
 # ---------------------------------------------------------------- approval
+
+
+@aws_errors
+def resolve_model(ctx: StepContext, model: str, requested: str | None) -> str:
+    sm = session(ctx.project).client("sagemaker")
+    return str(package_version(resolve_package(sm, package_group(model), requested, approved_only=False)))
 
 
 @aws_errors

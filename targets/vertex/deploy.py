@@ -2,8 +2,8 @@
 
 The portable `deploy-<env>` step becomes, in the same place of the graph:
 
-1. once, before the first environment: `resolve-model` (`mlopsc step export_model`) turns the
-   registry version into a `google.UnmanagedContainerModel` (artifact URI + serving container),
+1. once, before the first environment, after `resolve-model` fixed the registry version the run
+   deploys: `export-model` (`mlopsc step export_model`) turns that version into a `google.UnmanagedContainerModel` (artifact URI + serving container),
    and `upload-model` (GCPC ModelUploadOp) uploads it to the Vertex Model Registry;
 2. per environment: `endpoint-<env>` (`mlopsc step prepare_endpoint`) gets the
    environment's endpoint by its id (`endpoint_id`, below), creating it when it does not exist
@@ -37,7 +37,8 @@ import re
 from typing import Any
 
 from mlopsc import ir
-from mlopsc.pipelines import LIGHT
+from mlopsc.pipelines import LIGHT, MODEL_VERSION, with_env_inputs
+from mlopsc.references import env_refs
 from mlopsc.targets.kfp_ir import Compiled
 
 from . import gcpc, machines
@@ -118,8 +119,8 @@ def _const(name: str, value: Any, kind: str = "string") -> ir.Input:
 def _upload_steps(project: ir.Project, region: str) -> list[ir.Step]:
     runtime = project.llm.serving.engine if project.llm and project.llm.serving else project.deployment.serving.runtime
     resolve = ir.Step(
-        name="resolve-model", action="export_model", kind="processing",
-        inputs=(ir.Input("model_version", "string", ir.FromParam("model_version")),
+        name="export-model", action="export_model", kind="processing",
+        inputs=(ir.Input("model_version", "string", MODEL_VERSION),
                 ir.Input("image", "string", ir.FromParam("image"))),
         outputs=(ir.Port("model", "artifact"),),
         args=(("model", project.registry.model), ("runtime", runtime), ("platform", "vertex")),
@@ -128,7 +129,7 @@ def _upload_steps(project: ir.Project, region: str) -> list[ir.Step]:
         name="upload-model", action="gcpc.model_upload", kind="deploy",
         inputs=(_const("display_name", project.registry.model), _const("labels", labels(project)),
                 _const("location", region),
-                ir.Input("unmanaged_container_model", "artifact", ir.FromStep("resolve-model", "model"))),
+                ir.Input("unmanaged_container_model", "artifact", ir.FromStep("export-model", "model"))),
         outputs=(ir.Port("model", "artifact"), ir.Port("gcp_resources", "string")),
         cache=False, span=project.deployment.span)
     return [resolve, upload]
@@ -149,7 +150,7 @@ def _env_steps(project: ir.Project, env: ir.Environment, step: ir.Step) -> list[
                       ("request_logging_bigquery", logging["bigqueryDestination"]["outputUri"])]
     plan = ir.Step(
         name=endpoint, action="prepare_endpoint", kind="deploy",
-        inputs=(ir.Input("model_version", "string", ir.FromParam("model_version")),),
+        inputs=(ir.Input("model_version", "string", MODEL_VERSION),),
         outputs=(ir.Port("endpoint", "artifact"), ir.Port("traffic_split", "string"),
                  ir.Port("previous_split", "string")),
         args=tuple(plan_args), after=("upload-model", *step.after), resources=LIGHT, cache=False, span=env.span)
@@ -183,23 +184,25 @@ def _env_steps(project: ir.Project, env: ir.Environment, step: ir.Step) -> list[
 def vertex_deploy_pipeline(project: ir.Project, pipeline: ir.Pipeline, region: str) -> ir.Pipeline:
     steps: list[ir.Step] = []
     envs = {f"deploy-{e.name}": e for e in project.deployment.environments}
+    names = env_refs(project)
     uploaded = False
     for step in pipeline.steps:
         env = envs.get(step.name)
         if env is None:
             steps.append(step)
             continue
-        if not uploaded:
-            steps += _upload_steps(project, region)
-            uploaded = True
-        steps += _env_steps(project, env, step)
+        added = [] if uploaded else _upload_steps(project, region)
+        uploaded = True
+        added += _env_steps(project, env, step)
+        # the mlopsc steps added here reach the tracking store too: they take the `${env:}` inputs
+        steps += [s if s.action.startswith("gcpc.") else with_env_inputs(s, names) for s in added]
     return ir.Pipeline(name=pipeline.name, description=pipeline.description, params=pipeline.params,
                        steps=tuple(steps), schedule=pipeline.schedule, on_failure=pipeline.on_failure)
 
 
 # step output/input -> the type GCPC and the rollout step exchange
 _RETYPE = {
-    ("resolve-model", "outputDefinitions", "artifacts", "model"): gcpc.artifact_type(gcpc.UNMANAGED_CONTAINER_MODEL),
+    ("export-model", "outputDefinitions", "artifacts", "model"): gcpc.artifact_type(gcpc.UNMANAGED_CONTAINER_MODEL),
 }
 
 

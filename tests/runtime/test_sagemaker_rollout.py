@@ -95,6 +95,10 @@ def _step(project_dir: Path, name: str, **params):
     values = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
     values.update(params)
     step = next(s for s in definition["Steps"] if s["Name"] == name)
+    if '"Path": "model_version"' in json.dumps(step["Arguments"]["AppSpecification"]):
+        # as SageMaker does: the version resolve-model fixed, read from its property file
+        values["Std:JsonGet"] = {**values.get("Std:JsonGet", {}),
+                                 "model_version": _resolved_version(project_dir, **params)}
     argv = [_resolve(v, values) for v in step["Arguments"]["AppSpecification"]["ContainerEntrypoint"]]
     out = project_dir / "container-output" / name
     argv = [a.replace(CONTAINER_OUT, str(out)) for a in argv]
@@ -105,6 +109,12 @@ def _step(project_dir: Path, name: str, **params):
     env = {k: _resolve(v, values) for k, v in step["Arguments"]["Environment"].items()}
     assert argv[:2] == ["mlopsc", "step"]
     return argv, env, out
+
+
+def _resolved_version(project_dir: Path, **params) -> str:
+    proc, out = _run(project_dir, "resolve-model", **params)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((out / "outputs" / "outputs.json").read_text())["model_version"]
 
 
 def _run(project_dir: Path, name: str, extra_env=None, extra_args=(), **params):
@@ -140,7 +150,8 @@ def test_rollout_creates_then_keeps_then_updates_the_stack(moto_url, project):
     argv, env, _ = _step(project, "deploy-production")
     assert argv[argv.index("--target") + 1] == "sagemaker"
     assert env["MLOPSC_SAGEMAKER_STACK"] == "churn-classifier-production"
-    assert "model_version=latest" in argv and argv[2] == "rollout"
+    # `latest` was resolved once by resolve-model: the rollout takes that version number
+    assert "model_version=1" in argv and argv[2] == "rollout"
     proc, out = _run(project, "deploy-production")
     assert proc.returncode == 0, proc.stderr
     assert "creating stack churn-classifier-production for version 1" in proc.stdout
@@ -235,8 +246,8 @@ def test_missing_template_and_empty_registry_fail_clearly(moto_url, project):
 
     sm = boto3.client("sagemaker")
     sm.create_model_package_group(ModelPackageGroupName=GROUP)
-    proc, _ = _run(project, "deploy-production")
-    assert proc.returncode == 1 and "has no approved version to deploy" in proc.stderr
+    proc, _ = _run(project, "resolve-model")  # the deploy pipeline's first step
+    assert proc.returncode == 1 and "has no registered (and not rejected) version to deploy" in proc.stderr
     _register(sm, "Approved", "s3://acme-ml-artifacts/churn/v1/model.tar.gz")
     shutil.rmtree(project / "build" / "sagemaker" / "cloudformation")  # the pipeline file stays
     proc, out = _run(project, "deploy-production")
