@@ -3,7 +3,8 @@
 tests/language/test_codes.py checks that every code written in compiler/ and targets/ is
 registered here and that README.md's "Error codes" table is `markdown_table()`.
 Stages: read (loading the file), schema, reference and lifecycle (rules over the IR),
-secret, format (normalizing values), compile (a target), plan, usage.
+secret, format (normalizing values), input (checks over the document that also run when the
+schema found errors: numbers, strings, paths, names), compile (a target), plan, usage.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ CODES: dict[str, Code] = {
     "E602": Code("error", "format", "an invalid duration"),
     "E603": Code("error", "format", "an invalid size"),
     "E604": Code("error", "format", "an invalid cpu amount"),
+    "E620": Code("error", "input", "a number is not finite (NaN or infinity)"),
+    "E621": Code("error", "input", "a number beyond what the targets accept (duration, CPUs, memory, GPUs, replicas)"),
+    "E622": Code("error", "input", "bounds out of order (`min` above `max`, a backwards range, more parallel than total trials)"),
+    "E623": Code("error", "input", "settings that contradict each other"),
     "E701": Code("error", "compile", "a target cannot express part of the spec (nothing is written)"),
     "W702": Code("warning", "compile", "a target handles part of the spec differently"),
     "E703": Code("error", "compile", "a cloud target's required setting is missing"),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic
 from .loader import Document
+from .rules import inputs
 from .rules.secrets import looks_like_credential, scan
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def check(doc: Document, *, shape_ok: bool = True) -> list[Diagnostic]:
 
 def analyse(doc: Document, *, shape_ok: bool = True) -> tuple[list[Diagnostic], ir.Project | None]:
     """Semantic problems, and the IR (without pipelines) when the shape allowed building it."""
-    found = scan(doc)
+    found = scan(doc) + inputs.check(doc)
     if not shape_ok:
         return sorted(found), None
     from . import rules
