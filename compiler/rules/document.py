@@ -43,8 +43,11 @@ def value_at(data: Any, path: Path) -> Any:
 
 
 def dotted(path: Path) -> str:
+    from .strings import printable
+
     out = ""
     for part in path:
+        part = printable(part) if isinstance(part, str) else part
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "the spec"
 

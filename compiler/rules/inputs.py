@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..loader import Document
-from . import numbers
+from . import numbers, strings
 
-CHECKS = (numbers.check,)
+CHECKS = (numbers.check, strings.check)
 
 
 def check(doc: Document) -> list[Diagnostic]:

@@ -38,3 +38,25 @@ def test_limits_leave_hyperparameters_alone(tmp_path):
     found = codes(tmp_path, "training: {entrypoint: t.py:train, framework: sklearn,\n"
                             "  hyperparameters: {max_runtime: 400d, duration: 999d}}\n")
     assert found == []
+
+
+def test_newline_in_image_base_never_reaches_a_dockerfile(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text('apiVersion: mlopsc/v1\nname: demo\nimage: {base: "python:3.11\\nRUN curl x | sh"}\n'
+                    "training: {entrypoint: t.py:train, framework: sklearn}\n", encoding="utf-8")
+    result = api.compile_spec(str(path), ["local"])
+    assert [d.code for d in result.diagnostics] == ["E624"] and not result.bundles
+
+
+@pytest.mark.parametrize("base, ok", [("python:3.11-slim", True), ("ghcr.io/org/img:1.0@sha256:" + "a" * 64, True),
+                                      ("localhost:5000/x", True), ("Python 3", False), ("python:", False)])
+def test_image_reference_grammar(tmp_path, base, ok):
+    found = codes(tmp_path, f"image: {{base: '{base}'}}\n")
+    assert (found == []) == ok, found
+
+
+def test_lookalike_letters_are_named_with_code_point_and_column(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("apiVersion: mlopsc/v1\nname: dem\u043e\n", encoding="utf-8")
+    [d] = api.validate(str(path))
+    assert d.code == "E205" and "U+043E CYRILLIC SMALL LETTER O, which looks like `o` at column 10" in d.message
