@@ -85,6 +85,7 @@ class Document:
     source_map: SourceMap
     raw: bytes
     problems: list[Diagnostic] = field(default_factory=list)  # found while reading, not fatal
+    origin: str | None = None  # the absolute path read, for checks relative to the spec's directory
 
 
 def _error(file: str, line: int, col: int, code: str, message: str, hint: str | None = None) -> SpecError:
@@ -112,7 +113,9 @@ def read_bytes(path: str, display: str | None = None) -> bytes:
 
 
 def load_file(path: str, display: str | None = None) -> Document:
-    return load_bytes(read_bytes(path, display), display or path)
+    doc = load_bytes(read_bytes(path, display), display or path)
+    doc.origin = os.path.abspath(path)
+    return doc
 
 
 def load_bytes(raw: bytes, file: str) -> Document:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..loader import Document
-from . import numbers, strings
+from . import numbers, paths, strings
 
-CHECKS = (numbers.check, strings.check)
+CHECKS = (numbers.check, strings.check, paths.check)
 
 
 def check(doc: Document) -> list[Diagnostic]:

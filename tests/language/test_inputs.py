@@ -60,3 +60,21 @@ def test_lookalike_letters_are_named_with_code_point_and_column(tmp_path):
     path.write_text("apiVersion: mlopsc/v1\nname: dem\u043e\n", encoding="utf-8")
     [d] = api.validate(str(path))
     assert d.code == "E205" and "U+043E CYRILLIC SMALL LETTER O, which looks like `o` at column 10" in d.message
+
+
+@pytest.mark.parametrize("requirements, ok", [("requirements.txt", True), ("a/../requirements.txt", True),
+                                              ("../requirements.txt", False), ("/etc/passwd", False),
+                                              ("~/.ssh/id_rsa", False)])
+def test_paths_stay_inside_the_repository(tmp_path, requirements, ok):
+    (tmp_path / ".git").mkdir()
+    found = codes(tmp_path, f"image: {{base: python:3.11, requirements: '{requirements}'}}\n")
+    assert (found == []) if ok else "E627" in {c for _, c in found}, found
+
+
+def test_a_spec_in_a_subdirectory_may_climb_to_the_repository_root(tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "specs").mkdir()
+    path = tmp_path / "specs" / "spec.yaml"
+    path.write_text("apiVersion: mlopsc/v1\nname: demo\ndata:\n  datasets:\n"
+                    "    a: {uri: ../data/a.csv, format: csv}\n    b: {uri: ../../b.csv, format: csv}\n", encoding="utf-8")
+    assert [(d.line, d.code) for d in api.validate(str(path))] == [(6, "E627")]
