@@ -61,6 +61,8 @@ CODES: dict[str, Code] = {
     "E625": Code("error", "input", "an invisible character (named with its code point and column)"),
     "E626": Code("error", "input", "a value that does not fit where it lands (e.g. `image.base` is not an image reference)"),
     "E627": Code("error", "input", "a path that leaves the repository (`..` above its root, `~`, absolute)"),
+    "E628": Code("error", "reference", "two environments get the same resource name on a target (after its naming rules)"),
+    "E629": Code("error", "reference", "a resource name longer than a target allows"),
     "E701": Code("error", "compile", "a target cannot express part of the spec (nothing is written)"),
     "W702": Code("warning", "compile", "a target handles part of the spec differently"),
     "E703": Code("error", "compile", "a cloud target's required setting is missing"),

@@ -61,7 +61,7 @@ def _string(found: Found, path: Path, text: str, is_key: bool) -> None:
     bad = _bad_character(text, free_text)
     if bad is None:
         return
-    index, char = bad
+    _, char = bad
     where = f"key {dotted(path)}" if is_key else dotted(path)
     offset = _offset(found.doc, path, is_key, char)
     if unicodedata.category(char) == "Cc":

@@ -78,3 +78,25 @@ def test_a_spec_in_a_subdirectory_may_climb_to_the_repository_root(tmp_path):
     path.write_text("apiVersion: mlopsc/v1\nname: demo\ndata:\n  datasets:\n"
                     "    a: {uri: ../data/a.csv, format: csv}\n    b: {uri: ../../b.csv, format: csv}\n", encoding="utf-8")
     assert [(d.line, d.code) for d in api.validate(str(path))] == [(6, "E627")]
+
+
+LONG = ("registry: {model: churn-classifier-with-a-rather-long-model-name}\n"
+        "training: {entrypoint: t.py:train, framework: sklearn}\n"
+        "deployment: {serving: {runtime: mlflow}, environments: {production-eu-1: {}}}\n")
+
+
+def test_kserve_names_past_the_limit_are_reported_at_the_environment(tmp_path):
+    assert codes(tmp_path, LONG) == [(5, "E629")]
+
+
+def test_names_are_checked_only_for_the_targets_the_spec_names(tmp_path):
+    local_only = LONG + "targets: {local: {port: 8080}}\n"
+    assert codes(tmp_path, local_only) == []
+
+
+def test_targets_write_the_names_validate_checks():
+    from mlopsc import resource_names
+    from mlopsc.targets.sagemaker.expressions import resource_name
+
+    assert resource_name("a" * 60, "production-eu-1") == resource_names.sagemaker_resource("a" * 60, "production-eu-1")
+    assert len(resource_name("a" * 60, "production-eu-1")) == 63
