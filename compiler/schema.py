@@ -34,6 +34,11 @@ def _validator():
     return make_validator(schema())
 
 
+def raw_errors(data: Any) -> list:
+    """The validator's own errors (with paths), for compiler/partial.py."""
+    return list(_validator().iter_errors(data))
+
+
 def check(doc: Document) -> list[Diagnostic]:
     """Every schema violation in `doc`, located; one diagnostic per problem."""
     found: dict[tuple, Diagnostic] = {}

@@ -100,3 +100,22 @@ def test_targets_write_the_names_validate_checks():
 
     assert resource_name("a" * 60, "production-eu-1") == resource_names.sagemaker_resource("a" * 60, "production-eu-1")
     assert len(resource_name("a" * 60, "production-eu-1")) == 63
+
+
+def test_rules_run_on_the_well_formed_part_when_the_schema_fails(tmp_path):
+    found = codes(tmp_path, "unknown: 1\ndata: {datasets: {train: {uri: d.csv, format: csv}}}\n"
+                            "evals: {dataset: trian, metrics: {auc: {min: high}}}\n"
+                            "monitoring: {schedule: '61 * * * *'}\n")
+    assert [c for _, c in found] == ["E201", "E301", "E203", "E601"]
+
+
+def test_findings_that_a_removed_value_could_cause_are_dropped(tmp_path):
+    # `evals` loses its only metric: "production needs a gate" would be the removal's doing.
+    found = codes(tmp_path, "evals: {metrics: {auc: {min: high}}}\ntraining: {entrypoint: t.py:train, framework: x}\n"
+                            "deployment: {serving: {runtime: mlflow}, environments: {production: {}}}\n")
+    assert [c for _, c in found] == ["E203", "E204", "E406"]
+
+
+def test_a_name_removed_by_the_schema_is_not_reported_unknown(tmp_path):
+    found = codes(tmp_path, "data: {datasets: {train: {uri: d.csv, format: nope}}}\nevals: {dataset: train}\n")
+    assert [c for _, c in found] == ["E204"]
