@@ -63,7 +63,7 @@ CODES: dict[str, Code] = {
     "E627": Code("error", "input", "a path that leaves the repository (`..` above its root, `~`, absolute)"),
     "E628": Code("error", "reference", "two environments get the same resource name on a target (after its naming rules)"),
     "E629": Code("error", "reference", "a resource name longer than a target allows"),
-    "E701": Code("error", "compile", "a target cannot express part of the spec (nothing is written)"),
+    "E701": Code("error", "compile", "a target cannot express part of the spec (that target writes nothing)"),
     "W702": Code("warning", "compile", "a target handles part of the spec differently"),
     "E703": Code("error", "compile", "a cloud target's required setting is missing"),
     "E799": Code("error", "plan", "a target failed while `plan` compiled the spec"),
