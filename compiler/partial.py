@@ -79,9 +79,8 @@ def _remove(data: Any, path: Path, removed: list[Path]) -> None:
 
 def _at(data: Any, path: Path) -> Any:
     for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+        if (isinstance(data, dict) and part in data) or (
+                isinstance(data, list) and isinstance(part, int) and part < len(data)):
             data = data[part]
         else:
             return None

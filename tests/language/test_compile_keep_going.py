@@ -13,7 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def grid_spec(tmp_path):
     """specs/churn.yaml with a grid search over a range: SageMaker alone cannot express it (E701)."""
-    text = open(os.path.join(ROOT, "specs", "churn.yaml"), encoding="utf-8").read()
+    with open(os.path.join(ROOT, "specs", "churn.yaml"), encoding="utf-8") as fh:
+        text = fh.read()
     path = tmp_path / "churn.yaml"
     path.write_text(text.replace("strategy: bayesian ", "strategy: grid "), encoding="utf-8")
     return str(path)
