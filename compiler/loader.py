@@ -163,6 +163,13 @@ def _compose(text: str, file: str) -> yaml.Node:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
+        if "undefined alias" in problem:
+            lines = text.splitlines()
+            source = lines[line - 1][col - 1:] if 0 < line <= len(lines) else ""
+            alias = re.match(r"\*([^\s,\]}]+)", source)
+            name = alias.group(1) if alias else "?"
+            raise _error(file, line, col, "E101", f"alias `*{name}` refers to no anchor `&{name}` defined before it",
+                         f"write `&{name}` on the value to repeat, above this line, or remove the `*`") from None
         if "expected a single document" in str(exc):
             raise _error(file, line, col, "E101", "the file holds more than one YAML document",
                          "a spec is one document; remove the `---` separator") from None
@@ -224,9 +231,12 @@ class _Builder:
             key = key_node.value  # keys are names: `on:` or `200:` stay the text written
             if key in first_seen:
                 # Not fatal: keep the first value and go on, so every other problem is reported too.
+                from .rules.strings import printable  # a key may hold a line break or an escape
+
                 self.problems.append(Diagnostic(
-                    self.file, line, col, "E109", f"duplicate key `{key}` (first defined on line {first_seen[key]})",
-                    f"remove one of the two `{key}` entries (lines {first_seen[key]} and {line})"))
+                    self.file, line, col, "E109",
+                    f"duplicate key `{printable(key)}` (first defined on line {first_seen[key]})",
+                    f"remove one of the two `{printable(key)}` entries (lines {first_seen[key]} and {line})"))
                 continue
             first_seen[key] = line
             self.map.keys[path + (key,)] = (line, col)

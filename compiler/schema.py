@@ -57,6 +57,8 @@ def _diagnose(error, doc: Document) -> list[Diagnostic]:
         best = max(error.context, key=lambda e: (len(e.absolute_path), -_rank(e)))
         if len(best.absolute_path) > len(path) or validator == "oneOf":
             return _diagnose(best, doc)
+        if all(e.validator == "type" and len(e.absolute_path) == len(path) for e in error.context):
+            return [_no_alternative_type(error, doc, where)]
     if validator == "additionalProperties":
         return _unknown_keys(error, path, doc)
     line, col = doc.source_map.locate(path)
@@ -110,6 +112,19 @@ def _unusual(value: Any, doc: Document, line: int, col: int) -> str:
     return f": it contains {unusual_character(value)} at column {column_of(doc, line, col, value[index])}"
 
 
+def _no_alternative_type(error, doc: Document, where: str) -> Diagnostic:
+    """E203 for a value whose type none of the alternatives takes (rather than "is not valid under
+    any of the given schemas")."""
+    expected: list[str] = []
+    for e in error.context:
+        for t in e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]:
+            if t not in expected:
+                expected.append(t)
+    line, col = doc.source_map.locate(tuple(error.absolute_path))
+    return _diag(doc, line, col, "E203", f"{where}: expected {_article(' or '.join(expected))}, "
+                 f"got {_kind(error.instance)} {_show(error.instance)}".rstrip())
+
+
 def _close_matches(word: str, choices: list[str], n: int, cutoff: float = 0.6) -> list[str]:
     import difflib  # only when there is something to suggest: a valid spec never needs it
 
@@ -158,7 +173,10 @@ def _unknown_keys(error, path, doc: Document) -> list[Diagnostic]:
         else:
             hint = None
         where = _dotted(path)
-        diags.append(_diag(doc, line, col, "E201", f"unknown key `{key}`" + (f" in `{where}`" if where else ""), hint))
+        from .rules.strings import printable
+
+        diags.append(_diag(doc, line, col, "E201", f"unknown key `{printable(key)}`" + (f" in `{where}`" if where else ""),
+                           hint))
     return diags
 
 
