@@ -22,7 +22,6 @@ from mlopsc import api, targets
 from mlopsc.cli import cli
 from mlopsc.codes import CODES
 from mlopsc.diagnostics import SpecError
-
 from mutation_parsers import check_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
