@@ -57,6 +57,8 @@ def validate(path: str) -> list[Diagnostic]:
 class CompileResult:
     bundles: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> path -> text
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # targets that reported an error (no bundle)
+    empty: list[str] = field(default_factory=list)  # targets the spec gave nothing to compile
 
     @property
     def ok(self) -> bool:
@@ -73,13 +75,17 @@ def compile_spec(path: str, target_names: list[str]) -> CompileResult:
     try:
         project = load_project(path)
     except SpecError as exc:
-        result.diagnostics = exc.diagnostics
+        result.diagnostics, result.failed = exc.diagnostics, list(target_names)
         return result
     for name in target_names:
         files, found = targets.get(name).compile(project)
         result.diagnostics += found
-        if files:
+        if any(d.severity == "error" for d in found):
+            result.failed.append(name)
+        elif files:
             result.bundles[name] = with_bundle_files(project, name, {f.path: f.content for f in files})
+        else:
+            result.empty.append(name)
     result.diagnostics.sort()
     return result
 

@@ -65,9 +65,12 @@ def list_targets() -> None:
 @click.option("--out", "-o", "out_dir", default="build", show_default=True, type=click.Path(file_okay=False),
               help="output directory; each target writes into OUT/<target>/")
 @click.option("--check", is_flag=True, help="write nothing; exit 1 when committed output is stale")
+@click.option("--strict", is_flag=True,
+              help="with `--target all`: write nothing when any target fails (default: write the others)")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str) -> None:
-    """Compile FILE for one target (or all) into OUT/<target>/, atomically."""
+def compile_command(file: str, target: str, out_dir: str, check: bool, strict: bool, fmt: str) -> None:
+    """Compile FILE for one target (or all) into OUT/<target>/, atomically. With `--target all`,
+    the targets that compile are written and the ones that fail are reported (exit 1)."""
     from mlopsc import targets
 
     from . import api
@@ -82,9 +85,13 @@ def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str)
                    "shared `tracking.uri` they need (compile one with `--target <name>` to see which)", err=True)
     result = api.compile_spec(file, names)
     _report(result.diagnostics, fmt, 1, quiet_ok=True)
-    if not result.ok:
+    for name in result.empty:
+        click.echo(f"{name}: nothing to compile (the spec has no part this target writes)", err=True)
+    if not result.ok and (strict or target != "all" or not result.bundles):
         click.echo("nothing written: fix the errors above", err=True)
         sys.exit(EXIT_INVALID)
+    if result.failed:  # --target all keeps going: the others are written, the exit code says it failed
+        click.echo(f"failed: {', '.join(result.failed)} (see above); writing the others", err=True)
     if check:
         stale = api.check_fresh(result, out_dir)
         if stale:
@@ -94,9 +101,10 @@ def compile_command(file: str, target: str, out_dir: str, check: bool, fmt: str)
                 click.echo(f"  {path}", err=True)
             sys.exit(EXIT_INVALID)
         click.echo(f"up to date: {', '.join(sorted(result.bundles))}")
-        return
+        sys.exit(EXIT_INVALID if result.failed else EXIT_OK)
     for directory in api.write(result, out_dir):
         click.echo(f"wrote {directory}/")
+    sys.exit(EXIT_INVALID if result.failed else EXIT_OK)
 
 
 def _register_commands() -> None:

@@ -3,7 +3,8 @@
 tests/language/test_codes.py checks that every code written in compiler/ and targets/ is
 registered here and that README.md's "Error codes" table is `markdown_table()`.
 Stages: read (loading the file), schema, reference and lifecycle (rules over the IR),
-secret, format (normalizing values), compile (a target), plan, usage.
+secret, format (normalizing values), input (checks over the document that also run when the
+schema found errors: numbers, strings, paths, names), compile (a target), plan, usage.
 """
 
 from __future__ import annotations
@@ -52,7 +53,17 @@ CODES: dict[str, Code] = {
     "E602": Code("error", "format", "an invalid duration"),
     "E603": Code("error", "format", "an invalid size"),
     "E604": Code("error", "format", "an invalid cpu amount"),
-    "E701": Code("error", "compile", "a target cannot express part of the spec (nothing is written)"),
+    "E620": Code("error", "input", "a number is not finite (NaN or infinity)"),
+    "E621": Code("error", "input", "a number beyond what the targets accept (duration, CPUs, memory, GPUs, replicas)"),
+    "E622": Code("error", "input", "bounds out of order (`min` above `max`, a backwards range, more parallel than total trials)"),
+    "E623": Code("error", "input", "settings that contradict each other"),
+    "E624": Code("error", "input", "a control character or line break in a value that reaches generated files"),
+    "E625": Code("error", "input", "an invisible character (named with its code point and column)"),
+    "E626": Code("error", "input", "a value that does not fit where it lands (e.g. `image.base` is not an image reference)"),
+    "E627": Code("error", "input", "a path that leaves the repository (`..` above its root, `~`, absolute)"),
+    "E628": Code("error", "reference", "two environments get the same resource name on a target (after its naming rules)"),
+    "E629": Code("error", "reference", "a resource name longer than a target allows"),
+    "E701": Code("error", "compile", "a target cannot express part of the spec (that target writes nothing)"),
     "W702": Code("warning", "compile", "a target handles part of the spec differently"),
     "E703": Code("error", "compile", "a cloud target's required setting is missing"),
     "E799": Code("error", "plan", "a target failed while `plan` compiled the spec"),

@@ -85,6 +85,7 @@ class Document:
     source_map: SourceMap
     raw: bytes
     problems: list[Diagnostic] = field(default_factory=list)  # found while reading, not fatal
+    origin: str | None = None  # the absolute path read, for checks relative to the spec's directory
 
 
 def _error(file: str, line: int, col: int, code: str, message: str, hint: str | None = None) -> SpecError:
@@ -112,7 +113,9 @@ def read_bytes(path: str, display: str | None = None) -> bytes:
 
 
 def load_file(path: str, display: str | None = None) -> Document:
-    return load_bytes(read_bytes(path, display), display or path)
+    doc = load_bytes(read_bytes(path, display), display or path)
+    doc.origin = os.path.abspath(path)
+    return doc
 
 
 def load_bytes(raw: bytes, file: str) -> Document:
@@ -160,6 +163,13 @@ def _compose(text: str, file: str) -> yaml.Node:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
+        if "undefined alias" in problem:
+            lines = text.splitlines()
+            source = lines[line - 1][col - 1:] if 0 < line <= len(lines) else ""
+            alias = re.match(r"\*([^\s,\]}]+)", source)
+            name = alias.group(1) if alias else "?"
+            raise _error(file, line, col, "E101", f"alias `*{name}` refers to no anchor `&{name}` defined before it",
+                         f"write `&{name}` on the value to repeat, above this line, or remove the `*`") from None
         if "expected a single document" in str(exc):
             raise _error(file, line, col, "E101", "the file holds more than one YAML document",
                          "a spec is one document; remove the `---` separator") from None
@@ -221,9 +231,12 @@ class _Builder:
             key = key_node.value  # keys are names: `on:` or `200:` stay the text written
             if key in first_seen:
                 # Not fatal: keep the first value and go on, so every other problem is reported too.
+                from .rules.strings import printable  # a key may hold a line break or an escape
+
                 self.problems.append(Diagnostic(
-                    self.file, line, col, "E109", f"duplicate key `{key}` (first defined on line {first_seen[key]})",
-                    f"remove one of the two `{key}` entries (lines {first_seen[key]} and {line})"))
+                    self.file, line, col, "E109",
+                    f"duplicate key `{printable(key)}` (first defined on line {first_seen[key]})",
+                    f"remove one of the two `{printable(key)}` entries (lines {first_seen[key]} and {line})"))
                 continue
             first_seen[key] = line
             self.map.keys[path + (key,)] = (line, col)

@@ -34,6 +34,11 @@ def _validator():
     return make_validator(schema())
 
 
+def raw_errors(data: Any) -> list:
+    """The validator's own errors (with paths), for compiler/partial.py."""
+    return list(_validator().iter_errors(data))
+
+
 def check(doc: Document) -> list[Diagnostic]:
     """Every schema violation in `doc`, located; one diagnostic per problem."""
     found: dict[tuple, Diagnostic] = {}
@@ -52,6 +57,8 @@ def _diagnose(error, doc: Document) -> list[Diagnostic]:
         best = max(error.context, key=lambda e: (len(e.absolute_path), -_rank(e)))
         if len(best.absolute_path) > len(path) or validator == "oneOf":
             return _diagnose(best, doc)
+        if all(e.validator == "type" and len(e.absolute_path) == len(path) for e in error.context):
+            return [_no_alternative_type(error, doc, where)]
     if validator == "additionalProperties":
         return _unknown_keys(error, path, doc)
     line, col = doc.source_map.locate(path)
@@ -73,11 +80,11 @@ def _diagnose(error, doc: Document) -> list[Diagnostic]:
     if validator == "pattern" and isinstance(_value_at(doc.data, path), dict):
         # propertyNames reports a bad key at its mapping's path.
         line, col = doc.source_map.locate(path + (error.instance,), key=True)
-        return [_diag(doc, line, col, "E205", f"{where}: key {_show(error.instance)} is not a valid name",
-                      _pattern_hint(error))]
+        return [_diag(doc, line, col, "E205", f"{where}: key {_show(error.instance)} is not a valid name"
+                      + _unusual(error.instance, doc, line, col), _pattern_hint(error))]
     if validator == "pattern":
-        return [_diag(doc, line, col, "E205", f"{where}: {_show(error.instance)} has the wrong form",
-                      _pattern_hint(error))]
+        return [_diag(doc, line, col, "E205", f"{where}: {_show(error.instance)} has the wrong form"
+                      + _unusual(error.instance, doc, line, col), _pattern_hint(error))]
     if validator == "not" and error.validator_value == {}:
         key = path[-1] if path else ""
         line, col = doc.source_map.locate(path, key=True)
@@ -91,6 +98,31 @@ def _diagnose(error, doc: Document) -> list[Diagnostic]:
                      "maxLength"):
         return [_diag(doc, line, col, "E207", f"{where}: {_size_message(error)}", _size_hint(error))]
     return [_diag(doc, line, col, "E200", f"{where or 'the spec'}: {error.message}")]
+
+
+def _unusual(value: Any, doc: Document, line: int, col: int) -> str:
+    """Names a look-alike or invisible character, the usual reason a name that reads right fails."""
+    if not isinstance(value, str):
+        return ""
+    from .rules.strings import column_of, first_unusual_index, unusual_character
+
+    index = first_unusual_index(value)
+    if index is None:
+        return ""
+    return f": it contains {unusual_character(value)} at column {column_of(doc, line, col, value[index])}"
+
+
+def _no_alternative_type(error, doc: Document, where: str) -> Diagnostic:
+    """E203 for a value whose type none of the alternatives takes (rather than "is not valid under
+    any of the given schemas")."""
+    expected: list[str] = []
+    for e in error.context:
+        for t in e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]:
+            if t not in expected:
+                expected.append(t)
+    line, col = doc.source_map.locate(tuple(error.absolute_path))
+    return _diag(doc, line, col, "E203", f"{where}: expected {_article(' or '.join(expected))}, "
+                 f"got {_kind(error.instance)} {_show(error.instance)}".rstrip())
 
 
 def _close_matches(word: str, choices: list[str], n: int, cutoff: float = 0.6) -> list[str]:
@@ -141,7 +173,10 @@ def _unknown_keys(error, path, doc: Document) -> list[Diagnostic]:
         else:
             hint = None
         where = _dotted(path)
-        diags.append(_diag(doc, line, col, "E201", f"unknown key `{key}`" + (f" in `{where}`" if where else ""), hint))
+        from .rules.strings import printable
+
+        diags.append(_diag(doc, line, col, "E201", f"unknown key `{printable(key)}`" + (f" in `{where}`" if where else ""),
+                           hint))
     return diags
 
 
@@ -188,10 +223,9 @@ def _diag(doc: Document, line: int, col: int, code: str, message: str, hint: str
 
 
 def _dotted(path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    from .rules.document import dotted
+
+    return dotted(path) if path else ""
 
 
 def _kind(value: Any) -> str:
@@ -213,5 +247,10 @@ def _show(value: Any) -> str:
 
         if looks_like_credential(value):
             return "(a value that looks like a credential, not shown)"
-    text = value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, str):
+        from .rules.strings import printable
+
+        text = printable(value)
+    else:
+        text = json.dumps(value)
     return f"`{text if len(text) <= 40 else text[:37] + '...'}`"

@@ -90,7 +90,25 @@ def cron(expression: str) -> str:
         )
     for value, (name, low, high, names) in zip(fields, _CRON_FIELDS):
         _cron_field(value, name, low, high, names)
+    _cron_date_exists(fields)
     return text
+
+
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MONTH_NAMES = _CRON_FIELDS[3][3]
+
+
+def _cron_date_exists(fields: list[str]) -> None:
+    """A schedule whose only days of the month never occur in its months (31 February) never runs.
+    Only plain lists are judged; a day-of-week other than `*` makes the schedule fire anyway."""
+    day, month, weekday = fields[2], fields[3], fields[4]
+    if weekday not in ("*", "?") or not all(p.isdigit() for p in day.split(",")):
+        return
+    months = [_MONTH_NAMES.get(m.lower(), m) for m in month.split(",")] if month != "*" else list(range(1, 13))
+    if not all(isinstance(m, int) or m.isdigit() for m in months):
+        return
+    if min(int(d) for d in day.split(",")) > max(_DAYS_IN_MONTH[int(m) - 1] for m in months):
+        raise ValueError(f"day {day} of month {month} never occurs, so the schedule never runs")
 
 
 def _cron_field(value: str, name: str, low: int, high: int, names: dict[str, int]) -> None:

@@ -201,9 +201,11 @@ def _property_names(v: Validator, inst, value, schema, path):
             yield from v._errors(key, value, path)
 
 
-def _numeric(keyword: str, ok):
+def _numeric(keyword: str, fails):
+    # Like jsonschema, an error when the failing comparison holds: NaN compares false either way
+    # and passes here (compiler/rules/numbers.py reports it as E620).
     def check(v: Validator, inst, value, schema, path):
-        if isinstance(inst, (int, float)) and not isinstance(inst, bool) and not ok(inst, value):
+        if isinstance(inst, (int, float)) and not isinstance(inst, bool) and fails(inst, value):
             yield v._err(f"{inst!r} violates {keyword} {value!r}", keyword, value, inst, schema, path)
     return check
 
@@ -280,10 +282,10 @@ _CHECKS = {
     "const": _const,
     "pattern": _pattern,
     "propertyNames": _property_names,
-    "minimum": _numeric("minimum", lambda x, v: x >= v),
-    "maximum": _numeric("maximum", lambda x, v: x <= v),
-    "exclusiveMinimum": _numeric("exclusiveMinimum", lambda x, v: x > v),
-    "exclusiveMaximum": _numeric("exclusiveMaximum", lambda x, v: x < v),
+    "minimum": _numeric("minimum", lambda x, v: x < v),
+    "maximum": _numeric("maximum", lambda x, v: x > v),
+    "exclusiveMinimum": _numeric("exclusiveMinimum", lambda x, v: x <= v),
+    "exclusiveMaximum": _numeric("exclusiveMaximum", lambda x, v: x >= v),
     "items": _items,
     "minItems": _count("minItems", list, lambda n, v: n >= v),
     "maxItems": _count("maxItems", list, lambda n, v: n <= v),

@@ -43,8 +43,9 @@ def train(ctx: StepContext) -> dict:
             validation=split.validation if split else 0.2, seed=split.seed if split else 42,
             stratify=split.stratify if split else None,
         )
-        model, metrics = result if isinstance(result, tuple) else (result, {})
-        return model, {k: float(v) for k, v in metrics.items()}
+        from mlopsc.runtime.training_contract import checked
+
+        return checked(result, t.entrypoint)
 
     commit = ctx.inputs.get("git_commit")
     dirty = None

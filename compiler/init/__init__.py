@@ -1,4 +1,10 @@
-"""`mlopsc init`: scaffold a spec, a GitHub Actions workflow and a pre-commit config.
+"""`mlopsc init`: scaffold a spec, a GitHub Actions workflow and a pre-commit config; the tabular
+template also writes train.py (the training contract), requirements.txt and sample data, so
+`mlopsc run mlops.yaml --approve` works with no edits.
+
+The workflow and the pre-commit hook compile only the targets the spec names (its `targets:`
+section, or `--target`), and check committed output for staleness only once some is committed:
+a new repository's first run passes.
 
 Templates are package data under `template-files/` (not an identifier, so setuptools does not take its folders for packages), rendered with jinja2. The rendered spec is
 validated by mlopsc itself before anything is written; existing files are never overwritten
@@ -63,6 +69,8 @@ def render(name: str, template: str = "tabular", target: str = "all", out_dir: s
     if not re.match(r"^[A-Za-z0-9._/-]+$", out_dir) or ".." in out_dir.split("/"):
         raise InitError(f"`{out_dir}` is not a plain relative directory")
     env = _env()
+    spec = env.get_template(f"{template}/mlops.yaml.j2").render(name=name, owner=f"{name}-owners@example.com",
+                                                                 schema_url=SCHEMA_URL)
     values = {
         "name": name,
         "owner": f"{name}-owners@example.com",
@@ -71,17 +79,32 @@ def render(name: str, template: str = "tabular", target: str = "all", out_dir: s
         "spec_regex": re.escape(SPEC),
         "out_dir": out_dir,
         "out_regex": re.escape(out_dir),
-        "target": target,
+        "targets": spec_targets(spec) if target == "all" else [target],
         "actions": ACTIONS,
         "requirement": f"mlopsc=={__version__}",
         "marker": "<!-- mlopsc-plan -->",
         "hook_language": "system",
     }
-    return {
-        SPEC: env.get_template(f"{template}/mlops.yaml.j2").render(values),
+    files = {
+        SPEC: spec,
         WORKFLOW: env.get_template("common/workflow.yaml.j2").render(values),
         PRE_COMMIT: env.get_template("common/pre-commit-config.yaml.j2").render(values),
     }
+    if template == "tabular":
+        from .sample_data import files as sample_files
+
+        files["train.py"] = env.get_template("tabular/train.py.j2").render(values)
+        files["requirements.txt"] = env.get_template("tabular/requirements.txt.j2").render(values)
+        files.update(sample_files())
+    return files
+
+
+def spec_targets(spec_text: str) -> list[str]:
+    """The targets a rendered spec's `targets:` section names (the templates always name one)."""
+    import yaml
+
+    section = (yaml.safe_load(spec_text) or {}).get("targets") or {}
+    return sorted(section) or ["local"]
 
 
 def check_spec(text: str, file: str = SPEC) -> list:

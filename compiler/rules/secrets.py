@@ -15,6 +15,8 @@ from typing import Any
 from ..diagnostics import Diagnostic
 from ..loader import Document, Path
 
+# The token formats of detect-secrets' plugins (and gitleaks' rules for the providers it lacks),
+# as one table; tests/language/test_secrets.py checks each against sample tokens of that format.
 _CREDENTIALS = (
     (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key block"),
@@ -22,6 +24,20 @@ _CREDENTIALS = (
     (re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"), "an API secret key"),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), "a GitHub token"),
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
+    (re.compile(r"\bhf_[A-Za-z0-9]{30,}"), "a Hugging Face token"),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), "a Google API key"),
+    (re.compile(r"\bglpat-[0-9A-Za-z_-]{20,}"), "a GitLab token"),
+    (re.compile(r"\b[rs]k_live_[0-9a-zA-Z]{24,}"), "a Stripe key"),
+    (re.compile(r"\bSK[0-9a-fA-F]{32}\b"), "a Twilio key"),
+    (re.compile(r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"), "a SendGrid key"),
+    (re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), "an npm token"),
+    (re.compile(r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}"), "a PyPI token"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+"), "a JSON web token"),
+    (re.compile(r"AccountKey=[A-Za-z0-9+/=]{40,}"), "an Azure storage key"),
+    (re.compile(r"\bsq0csp-[0-9A-Za-z_-]{43}"), "a Square secret"),
+    (re.compile(r"\b[0-9a-f]{32}-us[0-9]{1,2}\b"), "a Mailchimp key"),
+    # detect-secrets' BasicAuthDetector: a password in a URI's userinfo (`${secret:..}` is fine).
+    (re.compile(r"://[^{}\s/@:]+:[^{}\s/@]+@"), "a password inside a URI"),
 )
 _SECRET_KEY_NAMES = re.compile(r"(password|passwd|secret|token|api_key|apikey|access_key)$", re.IGNORECASE)
 _REF = re.compile(r"^\$\{(secret|env):[A-Za-z_][A-Za-z0-9_./-]*\}$")
@@ -44,8 +60,9 @@ def scan(doc: Document) -> list[Diagnostic]:
 def _problem(path: Path, value: str) -> tuple[str, str, str] | None:
     for pattern, what in _CREDENTIALS:
         if pattern.search(value):
-            return ("E501", f"this value looks like {what}; secrets must not be written in the spec",
-                    "store it in your secret manager and write `${secret:NAME}`")
+            hint = ("keep the user and write the password as `${secret:NAME}`: scheme://user:${secret:NAME}@host"
+                    if "URI" in what else "store it in your secret manager and write `${secret:NAME}`")
+            return ("E501", f"this value looks like {what}; secrets must not be written in the spec", hint)
     key = path[-1] if path and isinstance(path[-1], str) else ""
     if _SECRET_KEY_NAMES.search(key) and not _REF.match(value):
         return ("E502", f"`{key}` must be a secret reference, not a literal value",

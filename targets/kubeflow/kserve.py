@@ -31,7 +31,9 @@ RUNTIMES = {
 
 
 def service_name(project: ir.Project, env: ir.Environment) -> str:
-    return f"{project.registry.model}-{env.name}"
+    from mlopsc.resource_names import kserve_service  # every target's names, in one place
+
+    return kserve_service(project.registry.model, env.name)
 
 
 def initial_canary_percent(strategy: ir.Strategy) -> int | None:

@@ -38,7 +38,9 @@ def namespace(project: ir.Project) -> str:
 
 
 def challenger_name(project: ir.Project, env: ir.Environment) -> str:
-    return f"{service_name(project, env)}-shadow"
+    from mlopsc.resource_names import kserve_challenger  # every target's names, in one place
+
+    return kserve_challenger(project.registry.model, env.name)
 
 
 def cluster_host(name: str, ns: str) -> str:

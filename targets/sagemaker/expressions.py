@@ -45,9 +45,11 @@ def pipeline_name(project: str, pipeline: str) -> str:
 
 
 def resource_name(*parts: str, limit: int = 63) -> str:
-    """Endpoint, model and job-definition names: `[a-zA-Z0-9](-*[a-zA-Z0-9])*`, at most `limit`."""
-    name = re.sub(r"[^A-Za-z0-9-]+", "-", "-".join(parts)).strip("-")
-    return re.sub(r"-{2,}", "-", name)[:limit].rstrip("-")
+    """Endpoint, model and job-definition names (mlopsc.resource_names: every target's names, in
+    one place, where validate checks them)."""
+    from mlopsc.resource_names import sagemaker_resource
+
+    return sagemaker_resource(*parts, limit=limit)
 
 
 def logical_id(*parts: str) -> str:

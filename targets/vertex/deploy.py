@@ -31,9 +31,7 @@ Vertex-only steps their GCPC component specs and `google.*` artifact types.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from typing import Any
 
 from mlopsc import ir
@@ -50,26 +48,16 @@ _IMAGE_INPUTS = ("base_image", "pipelinechannel--image")
 
 
 def endpoint_name(project: ir.Project, env: ir.Environment) -> str:
-    return f"{project.registry.model}-{env.name}"
+    from mlopsc.resource_names import vertex_endpoint_display  # every target's names, in one place
 
-
-_ENDPOINT_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+    return vertex_endpoint_display(project.registry.model, env.name)
 
 
 def endpoint_id(project: ir.Project, env: ir.Environment) -> str:
-    """The environment's Vertex endpoint id: `<project name>-<environment>`, in the form
-    `CreateEndpointRequest.endpoint_id` allows for an id that starts with a letter (at most 63
-    characters of `[a-z0-9-]`, ending in a letter or digit). Other characters become `-`; a name
-    that does not start with a letter gets `e-` in front; an id longer than 63 characters is cut
-    to 54 and ends in `-` + 8 hex digits of its sha256, so distinct names stay distinct."""
-    full = f"{project.name}-{env.name}"
-    found = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", full.lower())).strip("-")
-    if not found[:1].isalpha():
-        found = f"e-{found}"
-    if len(found) > 63:
-        found = f"{found[:54].rstrip('-')}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
-    assert _ENDPOINT_ID.match(found), found
-    return found
+    """The environment's Vertex endpoint id (mlopsc.resource_names.vertex_endpoint_id says how)."""
+    from mlopsc.resource_names import vertex_endpoint_id
+
+    return vertex_endpoint_id(project.name, env.name)
 
 
 def first_percent(strategy: ir.Strategy) -> int:

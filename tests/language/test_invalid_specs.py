@@ -43,5 +43,6 @@ def test_every_error_code_is_pinned_somewhere():
     pinned = "".join(diagnostics_for_invalid(s) for s in invalid_specs())
     for code in ["E101", "E102", "E105", "E106", "E108", "E109", "E201", "E202", "E203", "E204", "E205", "E206",
                  "E301", "E302", "E303", "E304", "E401", "E402", "E403", "E404", "E405", "E406", "E501", "E502",
-                 "E601", "E602", "E603", "E604"]:
+                 "E601", "E602", "E603", "E604", "E620", "E621", "E622", "E623", "E624", "E625", "E626", "E627",
+                 "E628", "E629"]:
         assert f"error[{code}]" in pinned, code

@@ -43,9 +43,12 @@ def read(*parts):
         return fh.read()
 
 
-def test_writes_three_files(project):
+def test_writes_the_scaffold(project):
     for rel in (SPEC, WORKFLOW, PRE_COMMIT):
         assert os.path.isfile(os.path.join(project, rel)), rel
+    runnable = ("train.py", "requirements.txt", "data/train.csv", "data/holdout.csv")
+    tabular = "training" in yaml.safe_load(read(project, SPEC))
+    assert all(os.path.isfile(os.path.join(project, rel)) == tabular for rel in runnable)
 
 
 def test_spec_validates_with_mlopsc(project):
@@ -55,17 +58,14 @@ def test_spec_validates_with_mlopsc(project):
     assert api.load_project(path).name == "churn-model-2"
 
 
-def test_spec_compiles_for_every_target_it_configures(project):
-    """The scaffold configures no cloud account: kubeflow and local compile, while sagemaker and
-    vertex stop at E703 (they need a role, project, bucket the scaffold cannot know)."""
-    from mlopsc import targets
-
+def test_spec_compiles_without_warnings_for_the_targets_it_names(project):
+    """The scaffold names `local` (no cloud account to know): it compiles; the tabular one without W702."""
     path = os.path.join(project, SPEC)
-    assert targets.configured(path) == ["kubeflow", "local"]
-    result = api.compile_spec(path, targets.names())
-    assert sorted(result.bundles) == ["kubeflow", "local"]
-    errors = [d for d in result.diagnostics if d.severity == "error"]
-    assert sorted((d.code, d.message.split("`")[1]) for d in errors) == [("E703", "sagemaker"), ("E703", "vertex")]
+    assert sorted(yaml.safe_load(read(path))["targets"]) == ["local"]
+    result = api.compile_spec(path, ["local"])
+    assert sorted(result.bundles) == ["local"] and result.ok
+    if "training" in yaml.safe_load(read(path)):  # the tabular template; the LLM one asks for a GPU (W702)
+        assert result.diagnostics == []
 
 
 def test_refuses_to_overwrite_without_force(tmp_path):
@@ -116,7 +116,12 @@ def test_workflow_shape(project):
     assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses), uses
     runs = "\n".join(s.get("run", "") for job in wf["jobs"].values() for s in job["steps"])
     assert "mlopsc validate mlops.yaml" in runs
-    assert "mlopsc compile mlops.yaml --target all --out build --check" in runs
+    # only the targets the spec names; the freshness check only once output is committed
+    assert 'mlopsc compile mlops.yaml --target local --out "${RUNNER_TEMP}/mlopsc-compiled"' in runs
+    assert "--target all" not in runs and "--target kubeflow" not in runs
+    stale = next(s for s in wf["jobs"]["check"]["steps"] if "--check" in s.get("run", ""))
+    assert stale["if"] == "hashFiles('build/**') != ''"
+    assert stale["run"].strip() == "mlopsc compile mlops.yaml --target local --out build --check"
     assert "mlopsc plan mlops.yaml --base \"origin/${BASE_REF}\" --format markdown" in runs
     assert "gh pr comment" in runs and "<!-- mlopsc-plan -->" in runs
     assert "${{" not in runs  # expressions reach scripts only through env (no injection)
@@ -172,6 +177,9 @@ def test_pre_commit_hooks_run(project, tmp_path):
                PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""))
     run = lambda *a: subprocess.run(list(a), cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert run("git", "init", "-q").returncode == 0
+    assert run("git", "add", "-A").returncode == 0
+    first = run(*_pre_commit(), "run", "--all-files")  # nothing compiled is committed yet: passes
+    assert first.returncode == 0, first.stdout + first.stderr
     compiled = run(sys.executable, "-m", "mlopsc", "compile", "mlops.yaml", "--target", "all", "--out", "build")
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     assert run("git", "add", "-A").returncode == 0
@@ -191,3 +199,73 @@ def test_pre_commit_hooks_run(project, tmp_path):
     stale = run(*_pre_commit(), "run", "--all-files")
     assert stale.returncode == 1
     assert "stale compiled output" in stale.stdout
+
+
+# ------------------------------------------------------------------ the workflow's first run
+
+
+def _git_env(tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(HOME=str(tmp_path), GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@e",
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    return env
+
+
+def _run_job(job: dict, cwd: str, env: dict[str, str], github: dict[str, str] | None = None) -> list[str]:
+    """Run a job's `run:` steps as GitHub would (bash -e), after checkout/setup-python, except
+    installing mlopsc (the test's own is on PATH). Returns the names of the steps run."""
+    ran = []
+    for step in job["steps"]:
+        if "run" not in step or step["name"] == "Install mlopsc":
+            continue
+        condition = step.get("if")
+        if condition == "hashFiles('build/**') != ''":
+            if not os.path.isdir(os.path.join(cwd, "build")):
+                continue
+        else:
+            assert condition is None, condition  # a condition this runner does not know
+        step_env = {k: _expand(v, github or {}) for k, v in step.get("env", {}).items()}
+        proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, env={**env, **step_env},
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, (step["name"], proc.stdout, proc.stderr)
+        ran.append(step["name"])
+    return ran
+
+
+def _expand(value: str, github: dict[str, str]) -> str:
+    """`${{ github.NAME }}` in a step's env, from `github` (the only expressions scripts see)."""
+    found = re.fullmatch(r"\$\{\{ github\.(\w+) \}\}", value)
+    assert found is None or found.group(1) in github, value
+    return github[found.group(1)] if found else value
+
+
+@pytest.mark.parametrize("template", ["tabular", "llm"])
+def test_the_workflow_passes_its_first_run_in_a_fresh_repository(tmp_path, template):
+    repo = tmp_path / "repo"
+    assert init(str(repo), "--template", template)[0] == 0
+    env = _git_env(tmp_path)
+    env.update(RUNNER_TEMP=str(tmp_path / "runner-temp"), GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"))
+    git = lambda *a: subprocess.run(["git", *a], cwd=repo, env=env, capture_output=True, text=True, check=True)
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-qm", "mlopsc init")
+    workflow = yaml.safe_load(read(str(repo), WORKFLOW))
+    ran = _run_job(workflow["jobs"]["check"], str(repo), env)
+    assert ran == ["Validate the spec", "Compile for local"]  # nothing committed under build/ yet
+    # once compiled output is committed, the freshness check runs too, and passes
+    subprocess.run([sys.executable, "-m", "mlopsc", "compile", "mlops.yaml", "--target", "local", "--out", "build"],
+                   cwd=repo, env=env, check=True, capture_output=True)
+    git("add", "-A")
+    git("commit", "-qm", "compiled output")
+    ran = _run_job(workflow["jobs"]["check"], str(repo), env)
+    assert ran[-1] == "Fail when committed compiled output is stale"
+    # a pull request: the plan job against the base branch of a clone
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], env=env, check=True, capture_output=True)
+    subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=clone, env=env, check=True)
+    plan_job = workflow["jobs"]["plan"]
+    plan_steps = [s for s in plan_job["steps"] if s.get("name") != "Post or update the plan comment"]
+    ran = _run_job({**plan_job, "steps": plan_steps}, str(clone), env, {"base_ref": "main"})
+    assert ran == ["Plan against the base branch"]
+    assert (clone / "plan.md").read_text().startswith("<!-- mlopsc-plan -->")
