@@ -1,0 +1,117 @@
+"""What one unit of compute costs per hour on each target, through the targets' own mappings.
+
+SageMaker and Vertex price the instance or machine type the target compiles for the resources
+(so the estimate and the compiled pipeline always agree); Kubeflow and local price a pod as its
+share of the smallest node of the Kubernetes node table that fits it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlopsc import ir
+from mlopsc.ir import thaw
+
+from .prices import PriceBook
+
+GIB = 2**30
+NODE_TABLE_TARGETS = ("kubeflow", "local")
+
+
+@dataclass(frozen=True)
+class Rate:
+    resource: str  # instance type, machine type or node share, as shown on the line
+    usd_per_hour: float
+    spot_discount: float  # fraction saved when the step runs on spot capacity
+
+
+class NoPrice(Exception):
+    """The target maps the resources to a type the price table has no price for."""
+
+
+def region_of(target: str, project: ir.Project) -> str | None:
+    return thaw(project.target_settings(target)).get("region") if target in ("sagemaker", "vertex") else None
+
+
+def _factor(table: dict, region: str | None) -> tuple[float, str]:
+    if not region or region == table.get("region"):
+        return 1.0, ""
+    factors = table.get("region_factors") or {}
+    if region in factors:
+        return float(factors[region]), f"{region} at {factors[region]:g}x {table['region']} rates"
+    return 1.0, f"{region} priced at {table['region']} rates (no factor in the table)"
+
+
+def rate(target: str, res: ir.Resources, use: str, project: ir.Project, book: PriceBook) -> Rate:
+    """The hourly rate of `res` used for `use` (training, processing or serving) on `target`."""
+    if target == "sagemaker":
+        return _sagemaker(res, use, project, book)
+    if target == "vertex":
+        return _vertex(res, use, project, book)
+    return _node_share(res, book.table("kubernetes"), target)
+
+
+def _sagemaker(res: ir.Resources, use: str, project: ir.Project, book: PriceBook) -> Rate:
+    from mlopsc.targets.sagemaker import instance_types
+
+    table = book.table("sagemaker")
+    overrides = thaw(project.target_settings("sagemaker")).get("instance_types") or {}
+    name = instance_types.choose(res, use, overrides)
+    price = (table.get("instances") or {}).get(name) if name else None
+    if price is None:
+        raise NoPrice(f"no SageMaker price for {name or instance_types.describe(res)}")
+    factor = _factor(table, region_of("sagemaker", project))[0]
+    return Rate(name, round(price * factor, 6), float(table.get("spot_discount", 0.0)))
+
+
+def _vertex(res: ir.Resources, use: str, project: ir.Project, book: PriceBook) -> Rate:
+    from mlopsc.targets.vertex import machines
+
+    table = book.table("vertex")
+    key = {"serving": None}.get(use, use)
+    override = (thaw(project.target_settings("vertex")).get("machine_types") or {}).get(key) if key else None
+    machine = machines.KNOWN.get(override) if override else machines.machine_for(res)
+    price = (table.get("machines") or {}).get(machine.name) if machine else None
+    if machine is None or price is None:
+        raise NoPrice(f"no Vertex price for {machine.name if machine else 'the resources'}")
+    name, acc = machine.name, machines.accelerator(res)
+    if acc in machines.ATTACHED_GPU:
+        acc_price = (table.get("accelerators") or {}).get(acc)
+        if acc_price is None:
+            raise NoPrice(f"no Vertex price for accelerator {acc}")
+        price += acc_price * res.gpu_count
+        name += f" + {res.gpu_count} x {acc}"
+    factor = _factor(table, region_of("vertex", project))[0]
+    return Rate(name, round(price * factor, 6), float(table.get("spot_discount", 0.0)))
+
+
+def _fits(node: dict, res: ir.Resources) -> bool:
+    if node["cpu"] < res.cpu or node["memory_gib"] * GIB < res.memory_bytes:
+        return False
+    if res.gpu_count:
+        return node.get("gpu_type") == res.gpu_type and node.get("gpu_count", 0) >= res.gpu_count
+    return not node.get("gpu_count")
+
+
+def _node_share(res: ir.Resources, table: dict, target: str) -> Rate:
+    """The pod's share of the cheapest fitting node: the largest of its cpu, memory and GPU shares."""
+    nodes = sorted((n["usd_per_hour"], name, n) for name, n in (table.get("nodes") or {}).items() if _fits(n, res))
+    if not nodes:
+        raise NoPrice("no node in the Kubernetes node table fits the resources")
+    price, name, node = nodes[0]
+    share = max(res.cpu / node["cpu"], res.memory_bytes / (node["memory_gib"] * GIB),
+                res.gpu_count / node["gpu_count"] if res.gpu_count else 0.0)
+    share = min(1.0, share)
+    return Rate(f"{share:.3g} x {name}", round(price * share, 6), float(table.get("spot_discount", 0.0)))
+
+
+def notes(target: str, project: ir.Project, book: PriceBook) -> list[str]:
+    """What the whole estimate assumes about this target's rates."""
+    if target in NODE_TABLE_TARGETS:
+        local = " (a local run is priced as if on that cluster)" if target == "local" else ""
+        return [f"a pod pays its share of the cheapest fitting node of the Kubernetes node table: the largest of "
+                f"its cpu, memory and GPU fractions{local}"]
+    table = book.table(target)
+    region = region_of(target, project)
+    factor, note = _factor(table, region)
+    return [note] if note else [f"{table['region']} rates"]
