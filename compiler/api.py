@@ -85,12 +85,13 @@ def compile_spec(path: str, target_names: list[str]) -> CompileResult:
     except SpecError as exc:
         result.diagnostics = exc.diagnostics
         return result
-    result.diagnostics += budget_gate(project, target_names)
     for name in target_names:
         files, found = targets.get(name).compile(project)
         result.diagnostics += found
         if files:
             result.bundles[name] = with_bundle_files(project, name, {f.path: f.content for f in files})
+    # Priced only where the target compiled: a target missing its settings already stops at E703.
+    result.diagnostics += budget_gate(project, sorted(result.bundles))
     result.diagnostics.sort()
     return result
 
