@@ -22,6 +22,7 @@ from mlopsc import ir
 from mlopsc.emit import yaml_text
 from mlopsc.targets import litellm_proxy
 from mlopsc.targets.kfp_ir.secrets import SECRET_KEY, env_var, k8s_secret_name
+from mlopsc.targets.tags import k8s_labels
 from mlopsc.targets.litellm_proxy import (
     ARGS,
     CONFIG_DIR,
@@ -42,7 +43,8 @@ def _namespace(project: ir.Project) -> str:
 
 
 def _labels(project: ir.Project) -> dict[str, str]:
-    return {"app.kubernetes.io/component": "llm-gateway", "app.kubernetes.io/managed-by": "mlopsc",
+    return {**k8s_labels(project), "app.kubernetes.io/component": "llm-gateway",
+            "app.kubernetes.io/managed-by": "mlopsc",
             "app.kubernetes.io/name": name(project), "app.kubernetes.io/part-of": project.registry.model}
 
 
