@@ -26,18 +26,20 @@ class Report:
     budget: float | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     actual: list = field(default_factory=list)  # actual.MonthSpend rows
+    show_actual: bool = False
+    tracking_uri: str = ""
 
     def text(self, fmt: str) -> str:
         if fmt == "json":
             body = json.loads(render.render(self.estimates, "json", self.budget))
-            if self.actual:
+            if self.show_actual:
                 body["actual"] = [a.as_dict() for a in self.actual]
             return json.dumps(body, indent=2, sort_keys=True) + "\n"
         out = render.render(self.estimates, fmt, self.budget)
-        if self.actual:
+        if self.show_actual:
             from .actual import render_actual
 
-            out += render_actual(self.actual, fmt)
+            out += render_actual(self.actual, fmt, self.tracking_uri)
         return out
 
 
@@ -59,15 +61,29 @@ def build(spec: str, target: str, prices: str | None, *, actual: bool = False, t
     project = api.load_project(spec)
     book = PriceBook(read_overrides(prices) if prices else {}, prices)
     names = chosen_targets(project, target)
-    estimates = [estimate(project, t, book) for t in names]
+    runs, uri = [], ""
+    if actual:  # recorded durations also give the estimate its median (the low end)
+        from .actual import recorded_runs
+        from .actual import tracking_uri as resolve_uri
+
+        uri = resolve_uri(project, tracking_uri)
+        runs = recorded_runs(project, uri)
+    estimates = [estimate(project, t, book, history=_history(runs)) for t in names]
     report = Report(estimates, project.cost.budget_monthly_usd if project.cost else None)
     report.diagnostics = gate(project, names, book) + _stale(project, book, today)
     if actual:
         from .actual import monthly_spend
 
-        report.actual = monthly_spend(project, estimates, book, tracking_uri)
+        report.actual, report.tracking_uri = monthly_spend(project, runs, estimates, book), uri
+        report.show_actual = True
     report.diagnostics.sort()
     return report
+
+
+def _history(runs: list) -> dict[str, list[float]] | None:
+    from .actual import history
+
+    return history(runs) if runs else None
 
 
 def _stale(project, book: PriceBook, today: datetime.date | None) -> list[Diagnostic]:
