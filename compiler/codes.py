@@ -59,6 +59,7 @@ CODES: dict[str, Code] = {
     "E801": Code("error", "cost", "the monthly cost estimate exceeds `cost.budget_monthly_usd` on a target"),
     "W802": Code("warning", "cost", "the monthly cost estimate exceeds `cost.alert_at` of the budget on a target"),
     "W803": Code("warning", "cost", "a price table is older than its set age (180 days)"),
+    "E804": Code("error", "cost", "`cost.prices` names a file that cannot be read or has the wrong shape"),
     "E901": Code("error", "usage", "the spec file is missing or unreadable"),
     "E910": Code("error", "plan", "`plan` without git, or outside a git repository"),
     "E911": Code("error", "plan", "`plan` cannot read the base revision"),

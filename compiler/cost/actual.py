@@ -62,7 +62,6 @@ def recorded_runs(project: ir.Project, uri: str) -> list[StepRun]:
     import logging
 
     from mlflow.tracking import MlflowClient
-
     from mlopsc.runtime.usage import EXPERIMENT, KIND_TAG
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # its schema-migration notes are noise here
@@ -78,7 +77,7 @@ def recorded_runs(project: ir.Project, uri: str) -> list[StepRun]:
 
 def _step_run(run: Any) -> StepRun:
     tags = run.data.tags
-    month = datetime.datetime.fromtimestamp(run.info.start_time / 1000, datetime.timezone.utc).strftime("%Y-%m")
+    month = datetime.datetime.fromtimestamp(run.info.start_time / 1000, datetime.UTC).strftime("%Y-%m")
     res = None
     if "mlopsc.cpu" in tags:
         res = ir.Resources(float(tags["mlopsc.cpu"]), int(tags["mlopsc.memory_bytes"]),
@@ -131,8 +130,8 @@ def render_actual(spends: list[MonthSpend], fmt: str, uri: str = "") -> str:
     from .render import usd, usd_range
 
     if fmt == "markdown":
-        out = ["", "### Actual spend (recorded step runs)", "", "| month | target | step runs | hours | spend | "
-               "estimate (pipeline steps) |", "|---|---|---:|---:|---:|---:|"]
+        head = "| month | target | step runs | hours | spend | estimate (pipeline steps) |"
+        out = ["", "### Actual spend (recorded step runs)", "", head, "|---|---|---:|---:|---:|---:|"]
         out += [f"| {s.month} | {s.target} | {s.runs} | {s.hours:.4f} | {usd(s.usd)} | {usd_range(*s.estimate_usd)} |"
                 for s in spends]
         return "\n".join(out) + "\n"

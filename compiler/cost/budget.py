@@ -11,7 +11,7 @@ from mlopsc.diagnostics import Diagnostic
 
 from .estimate import estimate
 from .model import Estimate, Line
-from .prices import PriceBook
+from .prices import PriceBook, PricesError, book_for
 from .render import usd
 
 DEFAULT_TARGETS = ("local",)  # a spec that configures no target is priced as it runs here
@@ -26,7 +26,14 @@ def gate(project: ir.Project, targets: list[str], book: PriceBook | None = None)
     """One diagnostic per target whose upper bound passes the budget or its alert level."""
     if project.cost is None:
         return []
-    book = book or PriceBook()
+    if book is None:
+        try:
+            book = book_for(project.spec_path, project.cost.prices)
+        except PricesError as exc:
+            span = project.cost.span
+            return [Diagnostic(span.file, span.line, span.col, "E804", str(exc),
+                               hint="`cost.prices` is a JSON or YAML file next to the spec, e.g. "
+                                    "{kubernetes: {nodes: {m5.large: {cpu: 2, memory_gib: 8, usd_per_hour: 0.08}}}}")]
     return [d for t in targets for d in _check(project.cost, estimate(project, t, book))]
 
 

@@ -95,23 +95,26 @@ def _fits(node: dict, res: ir.Resources) -> bool:
 
 def _node_share(res: ir.Resources, table: dict, target: str) -> Rate:
     """The pod's share of the cheapest fitting node: the largest of its cpu, memory and GPU shares."""
-    nodes = sorted((n["usd_per_hour"], name, n) for name, n in (table.get("nodes") or {}).items() if _fits(n, res))
-    if not nodes:
+    shares = sorted((round(n["usd_per_hour"] * _share(n, res), 6), n["usd_per_hour"], name, _share(n, res))
+                    for name, n in (table.get("nodes") or {}).items() if _fits(n, res))
+    if not shares:
         raise NoPrice("no node in the Kubernetes node table fits the resources")
-    price, name, node = nodes[0]
-    share = max(res.cpu / node["cpu"], res.memory_bytes / (node["memory_gib"] * GIB),
-                res.gpu_count / node["gpu_count"] if res.gpu_count else 0.0)
-    share = min(1.0, share)
-    return Rate(f"{share:.3g} x {name}", round(price * share, 6), float(table.get("spot_discount", 0.0)))
+    hourly, _, name, share = shares[0]  # the cheapest share; a tie goes to the smaller node
+    return Rate(f"{share:.3g} x {name}", hourly, float(table.get("spot_discount", 0.0)))
+
+
+def _share(node: dict, res: ir.Resources) -> float:
+    return min(1.0, max(res.cpu / node["cpu"], res.memory_bytes / (node["memory_gib"] * GIB),
+                        res.gpu_count / node["gpu_count"] if res.gpu_count else 0.0))
 
 
 def notes(target: str, project: ir.Project, book: PriceBook) -> list[str]:
     """What the whole estimate assumes about this target's rates."""
     if target in NODE_TABLE_TARGETS:
         local = " (a local run is priced as if on that cluster)" if target == "local" else ""
-        return [f"a pod pays its share of the cheapest fitting node of the Kubernetes node table: the largest of "
-                f"its cpu, memory and GPU fractions{local}"]
+        text = ("a pod pays its share of the cheapest fitting node of the Kubernetes node table: the largest of "
+                f"its cpu, memory and GPU fractions{local}")
+        return [text]
     table = book.table(target)
-    region = region_of(target, project)
-    factor, note = _factor(table, region)
+    note = _factor(table, region_of(target, project))[1]
     return [note] if note else [f"{table['region']} rates"]

@@ -31,11 +31,11 @@ def estimate(project: ir.Project, target: str, book: PriceBook | None = None,
     for pipeline in project.pipelines:
         per_month, pwhy = (runs, why) if pipeline.name != "monitor" else _monitor_runs(pipeline)
         for step in pipeline.steps:
-            _add(est, lambda: _step_line(project, target, book, pipeline.name, step, per_month, pwhy, history))
+            _add(est, _step_line, project, target, book, pipeline.name, step, per_month, pwhy, history)
     for env in project.deployment.environments if project.deployment else ():
-        _add(est, lambda: _serving_line(project, target, book, env))
+        _add(est, _serving_line, project, target, book, env)
     est.lines += _token_lines(project, target, book)
-    _add(est, lambda: _capture_line(project, target, book))
+    _add(est, _capture_line, project, target, book)
     est.lines = [ln for ln in est.lines if ln is not None]
     est.notes += compute.notes(target, project, book)
     est.tables = {name: f"{book.table(name).get('as_of')}, {book.table(name).get('source', '')}"
@@ -43,10 +43,10 @@ def estimate(project: ir.Project, target: str, book: PriceBook | None = None,
     return est
 
 
-def _add(est: Estimate, build) -> None:
-    """Append a line, or a note naming what the price table cannot price."""
+def _add(est: Estimate, build, *args) -> None:
+    """Append `build(*args)`'s line, or a note naming what the price table cannot price."""
     try:
-        est.lines.append(build())
+        est.lines.append(build(*args))
     except compute.NoPrice as exc:
         est.notes.append(str(exc))
 

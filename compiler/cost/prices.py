@@ -2,7 +2,8 @@
 
 Each table names its source and the date it was transcribed (`as_of`). A user's own table
 (`mlopsc cost --prices FILE` or the spec's `cost.prices`) is merged over the shipped one, key by
-key, so negotiated rates or a cluster's own node table replace only what they name.
+key, so negotiated rates replace only what they name; a `kubernetes.nodes` table replaces the
+shipped node table whole (a cluster has exactly its own node types).
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ class PriceBook:
 
     def table(self, name: str) -> dict:
         if name not in self._loaded:
-            self._loaded[name] = merged(shipped(name), self.overrides.get(name) or {})
+            base, own = shipped(name), self.overrides.get(name) or {}
+            if name == "kubernetes" and "nodes" in own:
+                base = {**base, "nodes": {}}  # a cluster's node table replaces the shipped one whole
+            self._loaded[name] = merged(base, own)
         return self._loaded[name]
 
     def used(self) -> list[str]:
@@ -72,6 +76,16 @@ def read_overrides(path: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise PricesError(f"price file {path}: `{key}` must be a mapping")
     return data
+
+
+def book_for(spec_path: str, spec_prices: str | None, prices_file: str | None = None) -> PriceBook:
+    """The shipped tables, under the spec's `cost.prices` file (relative to the spec), under `--prices`."""
+    overrides: dict[str, Any] = {}
+    if spec_prices:
+        overrides = read_overrides(os.path.join(os.path.dirname(spec_path), spec_prices))
+    if prices_file:
+        overrides = merged(overrides, read_overrides(prices_file))
+    return PriceBook(overrides, prices_file or spec_prices)
 
 
 def _yaml(text: str) -> Any:

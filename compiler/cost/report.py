@@ -13,7 +13,7 @@ from . import render
 from .budget import gate, gated_targets
 from .estimate import estimate
 from .model import Estimate
-from .prices import PriceBook, read_overrides, stale_notes
+from .prices import PriceBook, book_for, stale_notes
 
 
 class UsageError(Exception):
@@ -59,7 +59,7 @@ def build(spec: str, target: str, prices: str | None, *, actual: bool = False, t
     from mlopsc import api
 
     project = api.load_project(spec)
-    book = PriceBook(read_overrides(prices) if prices else {}, prices)
+    book = book_for(project.spec_path, project.cost.prices if project.cost else None, prices)
     names = chosen_targets(project, target)
     runs, uri = [], ""
     if actual:  # recorded durations also give the estimate its median (the low end)

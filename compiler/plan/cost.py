@@ -46,12 +46,12 @@ class CostDelta:
 
 
 def cost_delta(base: Document | None, new: Document) -> CostDelta:
-    from ..cost import PriceBook, estimate
+    from ..cost import estimate
     from ..cost.budget import gated_targets
 
     after_project = normalize(new)
     before_project = normalize(base) if base is not None else None
-    book = PriceBook()
+    book = _book(after_project)
     result = CostDelta(_budget(before_project), _budget(after_project))
     for target in gated_targets(after_project):
         after = estimate(after_project, target, book)
@@ -59,6 +59,16 @@ def cost_delta(base: Document | None, new: Document) -> CostDelta:
         result.totals[target] = (before.high_usd if before else 0.0, after.high_usd)
         result.moved += _moved(target, before.lines if before else [], after.lines)
     return result
+
+
+def _book(project):
+    """The working spec's price tables (its `cost.prices` file when it reads; else the shipped ones)."""
+    from ..cost.prices import PriceBook, PricesError, book_for
+
+    try:
+        return book_for(project.spec_path, project.cost.prices if project.cost else None)
+    except PricesError:
+        return PriceBook()  # validate reports the unreadable file (E804); the plan still prices
 
 
 def _budget(project) -> float | None:

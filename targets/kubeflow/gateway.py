@@ -22,7 +22,6 @@ from mlopsc import ir
 from mlopsc.emit import yaml_text
 from mlopsc.targets import litellm_proxy
 from mlopsc.targets.kfp_ir.secrets import SECRET_KEY, env_var, k8s_secret_name
-from mlopsc.targets.tags import k8s_labels
 from mlopsc.targets.litellm_proxy import (
     ARGS,
     CONFIG_DIR,
@@ -33,6 +32,7 @@ from mlopsc.targets.litellm_proxy import (
     READINESS_PATH,
     name,
 )
+from mlopsc.targets.tags import k8s_labels
 
 from .kserve import service_name
 from .settings import settings

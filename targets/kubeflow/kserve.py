@@ -15,8 +15,8 @@ from typing import Any
 from mlopsc import ir
 from mlopsc.targets.base import spec_ref
 from mlopsc.targets.kfp_ir.platform import GPU_TOLERATION, gpu_node_labels
-from mlopsc.targets.tags import k8s_labels
 from mlopsc.targets.kfp_ir.resources import GPU_RESOURCE, cpu_quantity, memory_quantity
+from mlopsc.targets.tags import k8s_labels
 
 from .settings import settings
 

@@ -2,17 +2,18 @@
 
 import os
 import re
+from pathlib import Path
 
 import pytest
-
 from mlopsc import api
+
 from tests.example_specs import ROOT
 
 CHURN = os.path.join(ROOT, "specs", "churn.yaml")
 
 
 def _variant(tmp_path, budget, alert_at=0.8, target_block=None):
-    text = open(CHURN, encoding="utf-8").read()
+    text = Path(CHURN).read_text(encoding="utf-8")
     text = text.replace("budget_monthly_usd: 8000\n  alert_at: 0.8", f"budget_monthly_usd: {budget}\n  alert_at: {alert_at}")
     if target_block is not None:
         text = text[:text.index("targets:\n")] + target_block
@@ -72,8 +73,29 @@ def test_spec_without_targets_is_gated_as_a_local_run(tmp_path):
 @pytest.mark.parametrize("fmt", ["text", "json", "github"])
 def test_validate_cli_exits_1_over_budget(tmp_path, fmt):
     from click.testing import CliRunner
-
     from mlopsc.cli import cli
 
     result = CliRunner().invoke(cli, ["validate", "--format", fmt, _variant(tmp_path, 1000)])
     assert result.exit_code == 1 and "E801" in result.output
+
+
+def test_spec_overrides_the_kubernetes_node_table(tmp_path):
+    from mlopsc.cost import estimate
+    from mlopsc.cost.prices import book_for
+
+    spec = _variant(tmp_path, 8000)
+    text = Path(spec).read_text(encoding="utf-8")
+    Path(spec).write_text(text.replace("  alert_at: 0.8\n", "  alert_at: 0.8\n  prices: nodes.yaml\n"), encoding="utf-8")
+    (tmp_path / "nodes.yaml").write_text("kubernetes:\n  nodes:\n    m5.large: {cpu: 2, memory_gib: 8, usd_per_hour: 0.5}\n")
+    project = api.load_project(spec)
+    est = estimate(project, "kubeflow", book_for(project.spec_path, project.cost.prices))
+    serving = next(ln for ln in est.lines if ln.name == "production")
+    assert serving.resource == "1 x m5.large" and serving.high_usd == 7300 * 0.5
+    # the cluster's table replaces the shipped one: only m5.large is left on kubeflow and local
+    assert {ln.resource.split(" x ")[1] for ln in est.lines if ln.unit == "h"} == {"m5.large"}
+    found = api.validate(spec)  # 2 x 3650 for serving alone passes 0.8 x 8000 there
+    assert sorted(d.message.split(",")[0] for d in found) == ["on kubeflow", "on local"]
+    assert {d.code for d in found} == {"W802"}
+    os.remove(tmp_path / "nodes.yaml")
+    [missing] = api.validate(spec)
+    assert missing.code == "E804" and (missing.line, missing.col) == (133, 3) and "nodes.yaml" in missing.message

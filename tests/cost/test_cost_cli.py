@@ -4,9 +4,9 @@ import json
 import os
 
 from click.testing import CliRunner
-
 from mlopsc.cli import cli
 from mlopsc.cost import report
+
 from tests.example_specs import ROOT
 
 CHURN = os.path.join(ROOT, "specs", "churn.yaml")

@@ -5,10 +5,10 @@ import json
 import os
 
 import pytest
-
 from mlopsc.cost import PriceBook, estimate
 from mlopsc.cost import prices as price_tables
 from mlopsc.cost.schedule import runs_per_month
+
 from tests.example_specs import load_example
 
 EXAMPLES = ("churn", "churn-local", "support-assistant")

@@ -6,9 +6,9 @@ import os
 
 import pytest
 import yaml
-
 from mlopsc import api
 from mlopsc.targets import tags
+
 from tests.example_specs import ROOT
 
 SPECS = os.path.join(ROOT, "specs")
@@ -31,7 +31,8 @@ def churn():
 
 
 def _support_with_labels(tmp_path, labels: str):
-    text = open(os.path.join(SPECS, "support-assistant.yaml"), encoding="utf-8").read()
+    with open(os.path.join(SPECS, "support-assistant.yaml"), encoding="utf-8") as fh:
+        text = fh.read()
     text = text.replace("owner: support-ml@acme.example\n", f"owner: support-ml@acme.example\nlabels: {labels}\n")
     path = tmp_path / "support-assistant.yaml"
     path.write_text(text, encoding="utf-8")
