@@ -10,10 +10,9 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from plan_fixtures import fixture_text  # noqa: E402
-
-from mlopsc.plan import build_plan  # noqa: E402
-from mlopsc.plan.render import render  # noqa: E402
+from mlopsc.plan import build_plan
+from mlopsc.plan.render import render
+from plan_fixtures import fixture_text
 
 PINNED = "    bucket: s3://acme-ml-artifacts\n"
 
