@@ -108,6 +108,16 @@ def _share(node: dict, res: ir.Resources) -> float:
                         res.gpu_count / node["gpu_count"] if res.gpu_count else 0.0))
 
 
+def replica_floor(target: str, res: ir.Resources, scaling: ir.Autoscaling) -> tuple[int, str]:
+    """The fewest replicas the target really runs, and why when it is not the spec's."""
+    if target == "sagemaker" and scaling.scales_to_zero:
+        from mlopsc.targets.sagemaker.serving import SERVERLESS_MAX_MB
+
+        if res.gpu_count or res.memory_bytes > SERVERLESS_MAX_MB * 2**20:
+            return 1, "SageMaker keeps one instance (serverless inference has no GPUs and at most 6 GiB)"
+    return scaling.min_replicas, ""
+
+
 def notes(target: str, project: ir.Project, book: PriceBook) -> list[str]:
     """What the whole estimate assumes about this target's rates."""
     if target in NODE_TABLE_TARGETS:

@@ -115,10 +115,13 @@ def _serving_line(project: ir.Project, target: str, book: PriceBook, env: ir.Env
     res, scaling, span = found
     rate = compute.rate(target, res, "serving", project, book)
     hours = schedule.HOURS_PER_MONTH
-    why = f"{scaling.min_replicas}-{scaling.max_replicas} replicas x {hours:g} h"
-    if scaling.min_replicas == 0:
+    floor, floor_why = compute.replica_floor(target, res, scaling)
+    why = f"{floor}-{scaling.max_replicas} replicas x {hours:g} h"
+    if floor == 0:
         why += "; scales to zero (low end 0)"
-    return Line(target, "serving", env.name, rate.resource, scaling.min_replicas * hours, scaling.max_replicas * hours,
+    elif floor_why:
+        why += f"; {floor_why}"
+    return Line(target, "serving", env.name, rate.resource, floor * hours, scaling.max_replicas * hours,
                 "h", rate.usd_per_hour, why, scaling.span if scaling.span != ir.NO_SPAN else span)
 
 
