@@ -44,11 +44,16 @@ def _factor(table: dict, region: str | None) -> tuple[float, str]:
 
 def rate(target: str, res: ir.Resources, use: str, project: ir.Project, book: PriceBook) -> Rate:
     """The hourly rate of `res` used for `use` (training, processing or serving) on `target`."""
-    if target == "sagemaker":
-        return _sagemaker(res, use, project, book)
-    if target == "vertex":
-        return _vertex(res, use, project, book)
-    return _node_share(res, book.table("kubernetes"), target)
+    # many steps share a shape: remember each rate per book (the target's settings are in the key)
+    key = (target, res.cpu, res.memory_bytes, res.gpu_count, res.gpu_type, use, project.target_settings(target))
+    if key not in book.rates:
+        if target == "sagemaker":
+            book.rates[key] = _sagemaker(res, use, project, book)
+        elif target == "vertex":
+            book.rates[key] = _vertex(res, use, project, book)
+        else:
+            book.rates[key] = _node_share(res, book.table("kubernetes"), target)
+    return book.rates[key]
 
 
 def _sagemaker(res: ir.Resources, use: str, project: ir.Project, book: PriceBook) -> Rate:

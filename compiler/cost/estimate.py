@@ -6,8 +6,6 @@ and each line says which in its assumption.
 
 from __future__ import annotations
 
-import statistics
-
 from mlopsc import ir
 from mlopsc.ir import thaw
 
@@ -62,12 +60,18 @@ def _monitor_runs(pipeline: ir.Pipeline) -> tuple[float, str]:
     return schedule.runs_per_month(pipeline.schedule), f"schedule `{pipeline.schedule}`"
 
 
+def _median(values: list[float]) -> float:
+    """The median (statistics' import costs validate ~20 ms through decimal)."""
+    ordered, mid = sorted(values), len(values) // 2
+    return ordered[mid] if len(values) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def _step_hours(step: ir.Step, history: dict[str, list[float]] | None) -> tuple[float, float, str]:
     """(low, high, why) hours of one run of the step."""
     ceiling = step.max_runtime_seconds / 3600 if step.max_runtime_seconds else None
     recorded = (history or {}).get(step.name)
     if recorded:
-        median = statistics.median(recorded)
+        median = _median(recorded)
         high = ceiling if ceiling is not None else median
         return median, max(high, median), f"median of {len(recorded)} recorded runs {median:.3g} h"
     if ceiling is not None:

@@ -30,6 +30,7 @@ class PriceBook:
     overrides: dict[str, Any] = field(default_factory=dict)
     override_source: str | None = None
     _loaded: dict[str, dict] = field(default_factory=dict)
+    rates: dict[tuple, Any] = field(default_factory=dict)  # compute.rate's memo
 
     def table(self, name: str) -> dict:
         if name not in self._loaded:
