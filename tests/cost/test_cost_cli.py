@@ -61,3 +61,19 @@ def test_stale_table_is_a_warning(tmp_path):
     [stale] = [d for d in result.diagnostics if d.code == "W803"]
     assert stale.severity == "warning" and "`sagemaker`" in stale.message
     assert (stale.line, stale.col) == (133, 3)  # the spec's cost block
+
+
+def test_cost_imports_no_heavy_sdk():
+    """Pricing reads JSON tables and the targets' type mappings: no SDK, and no MLflow without --actual."""
+    import subprocess
+    import sys
+
+    probe = ("import json, sys\nfrom mlopsc import cli\ntry:\n    cli.cli(sys.argv[1:], prog_name='mlopsc', "
+             "standalone_mode=False)\nexcept SystemExit:\n    pass\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", probe, "cost", "specs/churn.yaml", "--target", "all"], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    modules = json.loads(proc.stderr.strip().splitlines()[-1])
+    heavy = ("kfp", "boto3", "botocore", "sagemaker", "google.cloud.aiplatform", "mlflow", "torch", "pandas")
+    assert "mlopsc.cost.estimate" in modules
+    assert [m for m in modules for h in heavy if m == h or m.startswith(h + ".")] == []
+    assert "mlopsc.targets.sagemaker.target" not in modules  # only the instance table is read
