@@ -63,6 +63,10 @@ def notes(target: str, project: ir.Project) -> list[Diagnostic]:
         why = _restriction(target, key, value)
         if why:
             found.append(note(target, span, f"label `{key}: {value}` {why}"))
+    if target == "sagemaker" and project.labels and (project.deployment or any(p.schedule for p in project.pipelines)):
+        found.append(note(target, span, "EventBridge Scheduler schedules and Application Auto Scaling targets take "
+                                        "no tags (CloudFormation has none for them); they cost nothing themselves, "
+                                        "and the pipeline runs and endpoints they start or scale carry the labels"))
     return found
 
 

@@ -150,7 +150,7 @@ def test_restricted_labels_are_a_w702_per_target(tmp_path):
     result = api.compile_spec(spec, ["kubeflow", "sagemaker", "vertex", "local"])
     assert result.ok, result.diagnostics
     notes = sorted((d.message.split("`")[1], d.message.split("`")[3]) for d in result.diagnostics
-                   if d.code == "W702" and "label `" in d.message)
+                   if d.code == "W702" and ": label `" in d.message)
     # Kubernetes: no spaces or '/' in values; GCP: rewritten; AWS takes both; compose takes anything
     assert notes == [("kubeflow", "note: a/b"), ("kubeflow", "owner: Support Team"),
                      ("vertex", "note: a/b"), ("vertex", "owner: Support Team")]
@@ -168,3 +168,14 @@ def test_restricted_labels_are_a_w702_per_target(tmp_path):
                                             ("team", "x" * 64, False), ("team", "-x", False)])
 def test_kubernetes_label_rule(key, value, ok):
     assert bool(tags._K8S.match(value)) is ok
+
+
+def test_sagemaker_names_the_resources_that_take_no_tags(churn):
+    from mlopsc.targets.sagemaker.unsupported import unsupported
+    from tests.example_specs import load_example
+
+    [found] = [d for d in unsupported(load_example("churn")) if "take no tags" in d.message]
+    assert (found.line, found.col) == (8, 9) and found.code == "W702"
+    present = {r["Type"] for path, text in churn["sagemaker"].items() if path.startswith("cloudformation/")
+               for r in json.loads(text)["Resources"].values()}
+    assert present & AWS_UNTAGGABLE == AWS_UNTAGGABLE  # the note is about resources really compiled
