@@ -77,3 +77,19 @@ def test_cost_imports_no_heavy_sdk():
     assert "mlopsc.cost.estimate" in modules
     assert [m for m in modules for h in heavy if m == h or m.startswith(h + ".")] == []
     assert "mlopsc.targets.sagemaker.target" not in modules  # only the instance table is read
+
+
+def test_json_is_byte_identical_under_any_hash_seed():
+    import os as _os
+    import subprocess
+    import sys
+
+    outputs = set()
+    for seed in ("0", "1", "4242"):
+        env = {**_os.environ, "PYTHONHASHSEED": seed}
+        for spec in ("churn", "support-assistant", "churn-local"):
+            proc = subprocess.run([sys.executable, "-m", "mlopsc", "cost", f"specs/{spec}.yaml", "--format", "json"],
+                                  cwd=ROOT, env=env, capture_output=True, check=False)
+            assert proc.returncode == 0, proc.stderr
+            outputs.add((spec, proc.stdout))
+    assert len(outputs) == 3
