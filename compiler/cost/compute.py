@@ -29,6 +29,11 @@ class NoPrice(Exception):
     """The target maps the resources to a type the price table has no price for."""
 
 
+def table_name(target: str) -> str:
+    """The price table a target's compute and storage come from."""
+    return target if target in ("sagemaker", "vertex") else "kubernetes"
+
+
 def region_of(target: str, project: ir.Project) -> str | None:
     return thaw(project.target_settings(target)).get("region") if target in ("sagemaker", "vertex") else None
 

@@ -36,8 +36,8 @@ def estimate(project: ir.Project, target: str, book: PriceBook | None = None,
     _add(est, _capture_line, project, target, book)
     est.lines = [ln for ln in est.lines if ln is not None]
     est.notes += compute.notes(target, project, book)
-    est.tables = {name: f"{book.table(name).get('as_of')}, {book.table(name).get('source', '')}"
-                  for name in book.used()}
+    names = [compute.table_name(target)] + (["tokens"] if any(ln.section == "llm" for ln in est.lines) else [])
+    est.tables = {name: f"{book.table(name).get('as_of')}, {book.table(name).get('source', '')}" for name in names}
     return est
 
 
@@ -156,7 +156,7 @@ def _capture_line(project: ir.Project, target: str, book: PriceBook) -> Line | N
     load = next((e.load_test.rps for e in envs if e.load_test), None)
     rps, sample = float(load or CAPTURE_RPS), shadow or 1.0
     gb = round(rps * 3600 * schedule.HOURS_PER_MONTH * sample * CAPTURE_KB / 1e6, 4)
-    table = book.table({"sagemaker": "sagemaker", "vertex": "vertex"}.get(target, "kubernetes"))
+    table = book.table(compute.table_name(target))
     why = (f"{rps:g} req/s ({'the load test' if load else 'assumed'}) x {sample:g} sampled x {CAPTURE_KB:g} KB, "
            f"one month kept; {table.get('storage_source', '')}")
     return Line(target, "storage", "captured traffic", "object storage", gb, gb, "GB-month",
