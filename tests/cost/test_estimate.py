@@ -148,3 +148,17 @@ def test_every_instance_the_targets_map_to_has_a_price():
                                         ("0 0 * 1-6 mon-fri", 5 / 7 * 730 / 24 / 2)])
 def test_runs_per_month(cron, runs):
     assert runs_per_month(cron) == pytest.approx(runs)
+
+
+def test_the_specs_region_scales_the_rates(tmp_path):
+    from mlopsc import api
+    from tests.example_specs import ROOT
+
+    with open(os.path.join(ROOT, "specs", "churn.yaml"), encoding="utf-8") as fh:
+        text = fh.read().replace("    region: us-east-1\n", "    region: eu-west-1\n")
+    os.symlink(os.path.join(ROOT, "specs", "churn_local"), tmp_path / "churn_local")
+    (tmp_path / "churn.yaml").write_text(text, encoding="utf-8")
+    est = estimate(api.load_project(str(tmp_path / "churn.yaml")), "sagemaker")
+    factor = _table("sagemaker")["region_factors"]["eu-west-1"]
+    assert _line(est, "serving", "production").high_usd == round(7300 * 0.115 * factor, 2)
+    assert "eu-west-1 at 1.1x us-east-1 rates" in est.notes
