@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from mlopsc.contract import ACTIONS, TARGETS, StepCall
@@ -106,11 +105,9 @@ def _run(call: StepCall, project, arg_map: dict, input_map: dict, log, err) -> i
     ctx = StepContext(project=project, spec_dir=Path(call.spec).resolve().parent, args=arg_map, inputs=input_map,
                       outputs=plan.action_paths(), workdir=workdir, log=log, target=call.target,
                       pipeline=call.pipeline, step=call.step, artifact_metadata=plan.metadata)
-    started, status = time.monotonic(), "failed"
     try:
         run_step(call.action, ctx)
         plan.publish()
-        status = "ok"
     except StepFailed as e:
         err(f"error: step {call.action} failed: {e}")
         return EXIT_FAILED
@@ -118,13 +115,8 @@ def _run(call: StepCall, project, arg_map: dict, input_map: dict, log, err) -> i
         err(f"error: {e}")
         return EXIT_FAILED
     except KeyboardInterrupt:
-        status = "interrupted"
         err(f"interrupted: step {call.action} stopped")
         return EXIT_INTERRUPTED
     finally:
         plan.cleanup()
-        if status != "interrupted":  # wall time and resources for `mlopsc cost --actual`
-            from mlopsc.runtime.usage import record
-
-            record(ctx, time.monotonic() - started, status, warn=err)
     return EXIT_OK
