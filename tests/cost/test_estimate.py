@@ -152,6 +152,7 @@ def test_runs_per_month(cron, runs):
 
 def test_the_specs_region_scales_the_rates(tmp_path):
     from mlopsc import api
+
     from tests.example_specs import ROOT
 
     with open(os.path.join(ROOT, "specs", "churn.yaml"), encoding="utf-8") as fh:

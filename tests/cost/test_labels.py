@@ -172,6 +172,7 @@ def test_kubernetes_label_rule(key, value, ok):
 
 def test_sagemaker_names_the_resources_that_take_no_tags(churn):
     from mlopsc.targets.sagemaker.unsupported import unsupported
+
     from tests.example_specs import load_example
 
     [found] = [d for d in unsupported(load_example("churn")) if "take no tags" in d.message]
