@@ -47,10 +47,20 @@ def load_project(path: str) -> ir.Project:
 
 def validate(path: str) -> list[Diagnostic]:
     try:
-        check(path)
+        project = load_project(path)
     except SpecError as exc:
         return exc.diagnostics
-    return []
+    return budget_gate(project)
+
+
+def budget_gate(project: ir.Project, target_names: list[str] | None = None) -> list[Diagnostic]:
+    """E801/W802 when the cost estimate passes `cost.budget_monthly_usd` (or its `alert_at`) on a
+    target: the given ones, else those the spec configures. Price tables load only for a spec with a budget."""
+    if project.cost is None:
+        return []
+    from .cost.budget import gate, gated_targets
+
+    return gate(project, target_names if target_names is not None else gated_targets(project))
 
 
 @dataclass
@@ -86,6 +96,8 @@ def compile_spec(path: str, target_names: list[str]) -> CompileResult:
             result.bundles[name] = with_bundle_files(project, name, {f.path: f.content for f in files})
         else:
             result.empty.append(name)
+    # Priced only where the target compiled: a target missing its settings already stops at E703.
+    result.diagnostics += budget_gate(project, sorted(result.bundles))
     result.diagnostics.sort()
     return result
 

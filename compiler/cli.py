@@ -109,6 +109,7 @@ def compile_command(file: str, target: str, out_dir: str, check: bool, strict: b
 
 def _register_commands() -> None:
     from .commands_build import build_command
+    from .commands_cost import cost_command
     from .commands_review import init_command, plan_command
     from .commands_runtime import (
         monitor_command,
@@ -122,6 +123,7 @@ def _register_commands() -> None:
 
     cli.add_command(plan_command)
     cli.add_command(init_command)
+    cli.add_command(cost_command)
     cli.add_command(submit_command)
     cli.add_command(build_command)
     cli.add_command(step_command)

@@ -4,7 +4,8 @@ tests/language/test_codes.py checks that every code written in compiler/ and tar
 registered here and that README.md's "Error codes" table is `markdown_table()`.
 Stages: read (loading the file), schema, reference and lifecycle (rules over the IR),
 secret, format (normalizing values), input (checks over the document that also run when the
-schema found errors: numbers, strings, paths, names), compile (a target), plan, usage.
+schema found errors: numbers, strings, paths, names), compile (a target), plan, cost (the budget
+gate), usage.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ CODES: dict[str, Code] = {
     "W702": Code("warning", "compile", "a target handles part of the spec differently"),
     "E703": Code("error", "compile", "a cloud target's required setting is missing"),
     "E799": Code("error", "plan", "a target failed while `plan` compiled the spec"),
+    "E801": Code("error", "cost", "the monthly cost estimate exceeds `cost.budget_monthly_usd` on a target"),
+    "W802": Code("warning", "cost", "the monthly cost estimate exceeds `cost.alert_at` of the budget on a target"),
+    "W803": Code("warning", "cost", "a price table is older than its set age (180 days)"),
+    "E804": Code("error", "cost", "`cost.prices` names a file that cannot be read or has the wrong shape"),
     "E901": Code("error", "usage", "the spec file is missing or unreadable"),
     "E910": Code("error", "plan", "`plan` without git, or outside a git repository"),
     "E911": Code("error", "plan", "`plan` cannot read the base revision"),

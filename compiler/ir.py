@@ -107,6 +107,7 @@ class Project(Node):
     targets: Any  # mlopsc.target_settings.TargetsBlock: each `targets.<name>` with its span
     pipelines: tuple[Pipeline, ...] = field(default=())
     span: Span = NO_SPAN
+    labels_span: Span = NO_SPAN  # where a target says which labels its platform cannot carry (W702)
 
     def pipeline(self, name: str) -> Pipeline | None:
         return next((p for p in self.pipelines if p.name == name), None)

@@ -147,6 +147,7 @@ class Cost(Node):
 
     budget_monthly_usd: float
     alert_at: float
+    prices: str | None = None  # the spec's own price file (relative to the spec), over the shipped tables
     span: Span = NO_SPAN
 
 

@@ -57,6 +57,7 @@ def sections(doc: Document) -> tuple[ir.Project, list[Diagnostic]]:
         llm=ops_sections.llm(ctx, d.get("llm")),
         targets=targets_block(doc),
         span=ctx.span(()),
+        labels_span=ctx.span(("labels",)) if d.get("labels") else ctx.span(()),
     )
     return project, ctx.problems
 

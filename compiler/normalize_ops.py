@@ -142,6 +142,7 @@ def cost(ctx: Context, raw: dict | None) -> ir.Cost | None:
     return ir.Cost(
         budget_monthly_usd=float(raw["budget_monthly_usd"]),
         alert_at=float(raw.get("alert_at", default.COST_ALERT_AT)),
+        prices=raw.get("prices"),
         span=ctx.span(("cost",)),
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from mlopsc import ir
 from mlopsc.contract import StepCall
-from mlopsc.runtime import cachekey
+from mlopsc.runtime import cachekey, usage
 from mlopsc.runtime.run_plan import LocalPlan, Resolved, process_argv, resolve_inputs, step_ref
 from mlopsc.runtime.run_process import discard, fresh_dir, move_into_place, run_process
 from mlopsc.runtime.run_report import Reporter, StepResult
@@ -150,8 +150,13 @@ class PipelineWalk:
             note = (self.read_cache(pipeline.name, step.name) or {}).get("note") or ""
             self.report.progress(StepResult(step.name, "cached", time.perf_counter() - t0, note))
             return "cached"
-        if not self.execute(pipeline, step, self.revive_endpoints(pipeline, call, inputs)):
-            self.report.progress(StepResult(step.name, "failed", time.perf_counter() - t0))
+        ok = self.execute(pipeline, step, self.revive_endpoints(pipeline, call, inputs))
+        seconds = time.perf_counter() - t0
+        # wall time and resources of every executed step, for `mlopsc cost --actual`
+        usage.record(lambda: self.registry.client, self.project, pipeline.name, step, seconds, "ok" if ok else "failed",
+                     warn=self.opts.err)
+        if not ok:
+            self.report.progress(StepResult(step.name, "failed", seconds))
             return "failed"
         self.completed(pipeline, step, key, record)
         self.report.progress(StepResult(step.name, "ok", time.perf_counter() - t0))

@@ -9,6 +9,7 @@ from .. import schema, semantic
 from ..diagnostics import Diagnostic, SpecError
 from ..loader import Document, load_bytes
 from .classify import Consequence, classify, ordered
+from .cost import CostDelta, cost_delta
 from .diff import RawChange, diff, dotted
 from .outputs import TargetDiff, compare
 
@@ -33,6 +34,7 @@ class Plan:
     base_exists: bool
     changes: list[Change] = field(default_factory=list)
     targets: list[TargetDiff] = field(default_factory=list)
+    cost: CostDelta | None = None
 
     @property
     def stages(self) -> list[str]:
@@ -72,6 +74,7 @@ class Plan:
                            "diffs": t.diffs}
                 for t in self.targets
             },
+            "cost": self.cost.as_dict() if self.cost else None,
         }
 
 
@@ -108,4 +111,5 @@ def build_plan(new_raw: bytes, display: str, base_raw: bytes | None, base_displa
     # Compile the base under the working spec's name, so outputs differ only where the spec does.
     base_for_compile = load_bytes(base_raw, display) if base_raw is not None else None
     plan.targets = compare(base_for_compile, new_doc, target_names, max_diff_lines)
+    plan.cost = cost_delta(base_for_compile, new_doc)
     return plan

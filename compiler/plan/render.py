@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..bundle import MANIFEST
+from . import cost
 from .diff import compact
 from .model import Change, Plan
 
@@ -57,6 +58,8 @@ def text(plan: Plan) -> str:
             out.append(f"  {c.where()}: {c.path}: {_value(c)}")
             out.append(f"      {c.consequence.area}: {c.consequence.summary} ({c.consequence.reason})")
     out.append("")
+    if plan.cost is not None:
+        out += cost.text_lines(plan.cost)
     out += _text_targets(plan)
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -111,6 +114,8 @@ def markdown(plan: Plan) -> str:
                        f"**{_cell(c.consequence.summary)}**<br>{_cell(c.consequence.area)}: "
                        f"{_cell(c.consequence.reason)} |")
         out.append("")
+    if plan.cost is not None:
+        out += cost.markdown_lines(plan.cost)
     out += _markdown_targets(plan)
     return "\n".join(out).rstrip("\n") + "\n"
 

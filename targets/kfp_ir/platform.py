@@ -47,7 +47,9 @@ def secret_as_env(name: str) -> dict[str, Any]:
 
 def kubernetes_executor_config(step: ir.Step, project: ir.Project, settings: Any) -> dict[str, Any]:
     """`settings`: the target's typed settings (`node_selectors` is read)."""
-    cfg: dict[str, Any] = {}
+    from mlopsc.targets.tags import k8s_labels
+
+    cfg: dict[str, Any] = {"podMetadata": {"labels": k8s_labels(project)}}  # billing groups pods by label
     res = step.resources
     if res is not None and res.gpu_count:
         labels = gpu_node_labels(res, settings.node_selectors)

@@ -32,6 +32,7 @@ from mlopsc.targets.litellm_proxy import (
     READINESS_PATH,
     name,
 )
+from mlopsc.targets.tags import k8s_labels
 
 from .kserve import service_name
 from .settings import settings
@@ -42,7 +43,8 @@ def _namespace(project: ir.Project) -> str:
 
 
 def _labels(project: ir.Project) -> dict[str, str]:
-    return {"app.kubernetes.io/component": "llm-gateway", "app.kubernetes.io/managed-by": "mlopsc",
+    return {**k8s_labels(project), "app.kubernetes.io/component": "llm-gateway",
+            "app.kubernetes.io/managed-by": "mlopsc",
             "app.kubernetes.io/name": name(project), "app.kubernetes.io/part-of": project.registry.model}
 
 

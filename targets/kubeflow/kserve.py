@@ -16,6 +16,7 @@ from mlopsc import ir
 from mlopsc.targets.base import spec_ref
 from mlopsc.targets.kfp_ir.platform import GPU_TOLERATION, gpu_node_labels
 from mlopsc.targets.kfp_ir.resources import GPU_RESOURCE, cpu_quantity, memory_quantity
+from mlopsc.targets.tags import k8s_labels
 
 from .settings import settings
 
@@ -104,7 +105,8 @@ def inference_service(project: ir.Project, env: ir.Environment) -> dict[str, Any
         "kind": "InferenceService",
         "metadata": {
             "annotations": annotations,
-            "labels": {"app.kubernetes.io/managed-by": "mlopsc", "app.kubernetes.io/name": project.registry.model,
+            "labels": {**k8s_labels(project), "app.kubernetes.io/managed-by": "mlopsc",
+                       "app.kubernetes.io/name": project.registry.model,
                        "mlopsc.dev/environment": env.name, "mlopsc.dev/strategy": env.strategy.type},
             "name": service_name(project, env),
             "namespace": s.namespace,

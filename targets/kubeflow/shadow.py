@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlopsc import ir
+from mlopsc.targets.tags import k8s_labels
 
 from .kserve import inference_service, service_name
 from .settings import settings
@@ -74,7 +75,8 @@ def virtual_service(project: ir.Project, env: ir.Environment) -> dict[str, Any]:
             # KServe names its own VirtualServices after the InferenceServices; this name is free
             "name": f"{champion}-mirror",
             "namespace": ns,
-            "labels": {"app.kubernetes.io/managed-by": "mlopsc", "app.kubernetes.io/name": project.registry.model,
+            "labels": {**k8s_labels(project), "app.kubernetes.io/managed-by": "mlopsc",
+                       "app.kubernetes.io/name": project.registry.model,
                        "mlopsc.dev/environment": env.name, "mlopsc.dev/strategy": "shadow"},
         },
         "spec": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlopsc import ir
+from mlopsc.targets.tags import compose_labels
 
 MLFLOW_IMAGE = "ghcr.io/mlflow/mlflow:v3.18.0"
 
@@ -48,6 +49,8 @@ def compose(project: ir.Project, port: int, dockerfile_text: str) -> dict[str, A
                               dockerfile_text),
             "restart": "unless-stopped",
         }
+    for service in services.values():  # the spec's labels on every container, as on the clouds
+        service["labels"] = compose_labels(project)
     return {
         "name": project.name,
         "services": services,

@@ -14,6 +14,7 @@ from .paths import input_ref, output_path
 def local_plan(project: ir.Project) -> dict[str, Any]:
     return {
         "project": project.name,
+        "labels": dict(project.labels),  # `mlopsc run` tags each step's MLflow run with them
         "spec": project.spec_path,
         "spec_sha256": project.spec_hash,
         "pipelines": {p.name: _pipeline(project, p) for p in project.pipelines},

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from mlopsc import ir
 
+from ..tags import aws_tags
 from .expressions import pipeline_name, resource_name
 from .settings import settings
 
@@ -48,6 +49,7 @@ def requests(project: ir.Project, compiled_files: dict[str, str]) -> list[dict[s
             "PipelineDescription": (pipeline.description if pipeline else name)[:3072],
             "PipelineDefinition": with_env_defaults(project, compiled_files[path]),
             "RoleArn": s.role,
+            "Tags": aws_tags(project),
         })
     return out
 

@@ -7,6 +7,7 @@ from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 from mlopsc.emit import json_text
 
+from .. import tags
 from ..base import OutputFile, Target
 from . import cloudformation, monitor, pipeline_definition
 from .settings import Settings, parse, settings
@@ -43,16 +44,27 @@ class SageMakerTarget(Target):
 
     def files(self, project: ir.Project) -> list[OutputFile]:
         s = settings(project)
-        out = [OutputFile(f"pipelines/{p.name}.json", json_text(pipeline_definition.definition(project, p, s)))
+        out = [OutputFile(f"pipelines/{p.name}.json", json_text(_tagged_pipeline(project, p, s)))
                for p in project.pipelines]
         if project.deployment:
             for env in project.deployment.environments:
                 out.append(OutputFile(f"cloudformation/deploy-{env.name}.json",
-                                      json_text(cloudformation.deploy_template(project, env, s))))
+                                      _template_text(project, cloudformation.deploy_template(project, env, s))))
         template = monitor.monitor_template(project, s)
         if template is not None:
-            out.append(OutputFile("cloudformation/monitor.json", json_text(template)))
+            out.append(OutputFile("cloudformation/monitor.json", _template_text(project, template)))
         template = monitor.schedules_template(project, s)
         if template is not None:
-            out.append(OutputFile("cloudformation/schedules.json", json_text(template)))
+            out.append(OutputFile("cloudformation/schedules.json", _template_text(project, template)))
         return out
+
+
+def _tagged_pipeline(project: ir.Project, pipeline: ir.Pipeline, s: Settings) -> dict:
+    """The definition with the spec's name and labels as Tags on every job and model package."""
+    definition = pipeline_definition.definition(project, pipeline, s)
+    tags.tag_steps(definition["Steps"], tags.aws_tags(project))
+    return definition
+
+
+def _template_text(project: ir.Project, template: dict) -> str:
+    return json_text(tags.tag_resources(template, tags.aws_tags(project), tags.AWS_TAGGABLE))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 
+from .. import tags
 from ..base import cannot_express, note
 from ..cloud import foreign_registry, shared_tracking
 from . import cron, instance_types, serving
@@ -16,7 +17,7 @@ T = "sagemaker"
 
 def unsupported(project: ir.Project) -> list[Diagnostic]:
     s = settings(project)
-    found = shared_tracking(T, project) + foreign_registry(T, project, home="aws")
+    found = shared_tracking(T, project) + foreign_registry(T, project, home="aws") + tags.notes(T, project)
     for pipeline in project.pipelines:
         found += _pipeline(project, pipeline, s)
     failing = [p.name for p in project.pipelines if p.on_failure is not None]

@@ -37,7 +37,7 @@ def test_llm_serving_uses_vllm_on_gpu_and_scales_to_zero(projects):
     assert pred["minReplicas"] == 0 and pred["maxReplicas"] == 4
     assert pred["model"]["runtime"] == "kserve-huggingfaceserver" and "--backend=vllm" in pred["model"]["args"]
     assert pred["model"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    assert pred["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB"}
+    assert pred["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L4"}
     assert manifest["metadata"]["namespace"] == "llm"
 
 

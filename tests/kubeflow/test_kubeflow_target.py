@@ -61,8 +61,10 @@ def test_recurring_run_is_a_kfp_api_body(compiled, projects):
     monitor = schedule.recurring_run(project, project.pipeline("monitor"), compiled[("churn", "monitor")])
     run = ApiClient()._ApiClient__deserialize(json.loads(json.dumps(monitor)), "V2beta1RecurringRun")
     assert run.trigger.cron_schedule.cron == "0 0 6 * * *"
-    assert run.mode == "ENABLE" and run.pipeline_spec["pipelineInfo"]["name"] == "churn-classifier-monitor"
-    # with a platform spec, the pipeline is nested as kfp.Client nests it
+    # every pipeline has a platform spec now (the spec's labels on each pod), so it is nested as
+    # kfp.Client nests it
+    assert run.mode == "ENABLE"
+    assert run.pipeline_spec["pipeline_spec"]["pipelineInfo"]["name"] == "churn-classifier-monitor"
     train = schedule.recurring_run(project, project.pipeline("train"), compiled[("churn", "train")])
     run = ApiClient()._ApiClient__deserialize(json.loads(json.dumps(train)), "V2beta1RecurringRun")
     assert run.trigger.cron_schedule.cron == "0 0 3 * * 0"
