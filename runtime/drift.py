@@ -108,8 +108,12 @@ def compute_drift(
 
     workers = workers or min(len(names), os.cpu_count() or 1) or 1
     if workers > 1 and len(names) > 1:
+        # Counting strings holds the GIL while numpy's sorts release it: start the categorical
+        # features first so they overlap with the numeric ones instead of queueing at the end.
+        first = sorted(names, key=lambda n: n not in categorical)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(one, names))
+            done = dict(zip(first, pool.map(one, first)))
+        results = [done[n] for n in names]
     else:
         results = [one(n) for n in names]
     drifted = [r["feature"] for r in results if r["drifted"]]
@@ -171,10 +175,19 @@ def _to_float(s: pd.Series) -> np.ndarray:
     return s.to_numpy(dtype="float64", na_value=np.nan)
 
 
+def _sorted_non_null(values: np.ndarray) -> np.ndarray:
+    """The non-NaN values, sorted: the one sort of this column that every method reuses."""
+    nan = np.isnan(values)
+    if not nan.any():
+        return np.sort(values)  # a copy: `values` may be a view of the caller's DataFrame
+    kept = values[~nan]  # already a copy, so sort it in place
+    kept.sort()
+    return kept
+
+
 def _numeric(entry, ref_s, cur_s, method, threshold, bins) -> dict:
     ref, cur = _to_float(ref_s), _to_float(cur_s)
-    ref_ok, cur_ok = ~np.isnan(ref), ~np.isnan(cur)
-    sr, sc = np.sort(ref[ref_ok]), np.sort(cur[cur_ok])
+    sr, sc = _sorted_non_null(ref), _sorted_non_null(cur)
     ref_nulls, cur_nulls = int(ref.size - sr.size), int(cur.size - sc.size)
     entry.update(kind="numeric", method=method)
     stats = {"reference_nulls": ref_nulls, "current_nulls": cur_nulls}
@@ -216,8 +229,8 @@ def _numeric(entry, ref_s, cur_s, method, threshold, bins) -> dict:
 def _categorical(entry, ref_s, cur_s, method, threshold) -> dict:
     used = "psi" if method == "psi" else "chi2"
     entry.update(kind="categorical", method=used)
-    rv = ref_s.astype("object").value_counts(dropna=False, sort=False)
-    cv = cur_s.astype("object").value_counts(dropna=False, sort=False)
+    rv = _as_object(ref_s).value_counts(dropna=False, sort=False)
+    cv = _as_object(cur_s).value_counts(dropna=False, sort=False)
     ref_counts = {_key(k): int(v) for k, v in rv.items()}
     cur_counts = {_key(k): int(v) for k, v in cv.items()}
     # deterministic order: by reference frequency, then current-only categories, each by label
@@ -248,6 +261,12 @@ def _categorical(entry, ref_s, cur_s, method, threshold) -> dict:
         cc = np.r_[cc[:cut], cc[cut:].sum()]
     entry["histogram"] = _histogram(labels, rc, cc)
     return entry
+
+
+def _as_object(s: pd.Series) -> pd.Series:
+    # astype always copies; an object column (strings) needs none, and counting 1M strings is
+    # the whole cost of a categorical feature.
+    return s if s.dtype == object else s.astype("object")
 
 
 class _Null:
@@ -315,24 +334,50 @@ def _ks_and_wasserstein(sa: np.ndarray, sb: np.ndarray, need_ks: bool = True, ne
 
     After merging, F_a and F_b are known at every point; the sup of |F_a - F_b| is attained at
     the last point of a run of equal values, and W1 is the integral of |F_a - F_b| between
-    consecutive points.
+    consecutive points. The difference is kept as the exact integer (F_a - F_b) * n * m, so one
+    int64 array serves both. Equal sizes need no merge for W1: it is the mean of |sa_i - sb_i|.
     """
     n, m = sa.size, sb.size
+    w = float(np.abs(sa - sb).mean()) if need_w and n == m else None
+    if not need_ks and w is not None:
+        return None, w
+    if n * (n + m) >= 2**62:  # the scaled integers would overflow: use floats
+        return _ks_and_wasserstein_float(sa, sb, need_ks, need_w and w is None) if w is None else (
+            _ks_and_wasserstein_float(sa, sb, need_ks, False)[0], w)
     merged = np.concatenate([sa, sb])
     order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
     values = merged[order]
-    ca = np.cumsum(order < n, dtype=np.int64)
-    d = ca * (1.0 / n + 1.0 / m)
+    diff = np.cumsum(order < n, dtype=np.int64)  # a-values so far
+    diff *= n + m
+    diff -= np.arange(n, n * (n + m) + 1, n, dtype=np.int64)  # ca*m - (k - ca)*n
+    ks = None
+    if need_ks:
+        ends = diff[_run_ends(values)]
+        ks = max(int(ends.max()), -int(ends.min())) / (n * m)
+    if need_w and w is None:
+        np.abs(diff, out=diff)
+        w = float(np.dot(diff[:-1], np.diff(values))) / (n * m)
+    return ks, w
+
+
+def _run_ends(values: np.ndarray) -> np.ndarray:
+    """True at the last of each run of equal (sorted) values."""
+    last = np.empty(values.size, dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=last[:-1])
+    last[-1] = True
+    return last
+
+
+def _ks_and_wasserstein_float(sa: np.ndarray, sb: np.ndarray, need_ks: bool, need_w: bool):
+    n, m = sa.size, sb.size
+    merged = np.concatenate([sa, sb])
+    order = np.argsort(merged, kind="stable")
+    values = merged[order]
+    d = np.cumsum(order < n, dtype=np.int64) * (1.0 / n + 1.0 / m)
     d -= np.arange(1, n + m + 1, dtype=np.float64) * (1.0 / m)  # ca/n - (k - ca)/m
     np.abs(d, out=d)
-    ks = w = None
-    if need_ks:
-        last = np.empty(n + m, dtype=bool)
-        np.not_equal(values[1:], values[:-1], out=last[:-1])
-        last[-1] = True
-        ks = float(d[last].max())
-    if need_w:
-        w = float(np.dot(d[:-1], np.diff(values)))
+    ks = float(d[_run_ends(values)].max()) if need_ks else None
+    w = float(np.dot(d[:-1], np.diff(values))) if need_w else None
     return ks, w
 
 
