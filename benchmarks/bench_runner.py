@@ -35,6 +35,8 @@ project = load_project(str(spec))
 pipeline = project.pipeline("train")
 out = lambda step, name: str(work / ".mlopsc" / "runs" / "train" / step / name)
 values = {}
+params = {p.name: "" if p.default is None else str(p.default) for p in pipeline.params}
+params["git_commit"] = "unknown"
 for step in pipeline.steps:
     if step.when is not None and values.get((step.when.step, step.when.output)) != step.when.value:
         continue
@@ -45,8 +47,10 @@ for step in pipeline.steps:
             producer = pipeline.step(src.step)
             port = producer.output(src.output)
             inputs[i.name] = out(src.step, src.output) if port.is_artifact else str(values[(src.step, src.output)])
+        elif hasattr(src, "param"):
+            inputs[i.name] = params.get(src.param, "")
         else:
-            inputs[i.name] = "unknown"
+            inputs[i.name] = str(src.value)
     ctx = StepContext(project=project, spec_dir=spec.parent, args=dict(step.args), inputs=inputs,
                       outputs={o.name: out(step.name, o.name) for o in step.outputs}, workdir=work,
                       log=lambda _m: None)

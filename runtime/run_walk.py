@@ -11,12 +11,13 @@ from typing import Any
 
 from mlopsc import ir
 from mlopsc.contract import StepCall
-from mlopsc.runtime import cachekey
+from mlopsc.runtime import cachekey, step_server
 from mlopsc.runtime.run_plan import LocalPlan, Resolved, process_argv, resolve_inputs, step_ref
 from mlopsc.runtime.run_process import discard, fresh_dir, move_into_place, run_process
 from mlopsc.runtime.run_report import Reporter, StepResult
 from mlopsc.runtime.run_servers import healthy
 from mlopsc.runtime.run_state import DEPLOYS, CacheChecks, Registry, RunStore
+from mlopsc.runtime.step_server import StepServer
 
 
 class RunFailed(Exception):
@@ -50,6 +51,21 @@ class PipelineWalk:
         self.checks = CacheChecks(store, registry)
         self.values: dict[tuple[str, str, str], Any] = {}  # (pipeline, step, output) -> parameter value
         self.params: dict[str, str] = {}
+        self.server: StepServer | None = None  # started by the first step that runs (none when all are cached)
+
+    def step_server(self) -> StepServer | None:
+        """The run's warm fork server (`step_server`); None where steps run as plain subprocesses."""
+        if self.server is None and step_server.available():
+            try:
+                self.server = step_server.StepServer(self.env, self.store.workdir)
+            except OSError:
+                return None
+        return self.server
+
+    def close_step_server(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
 
     # ------------------------------------------------------------ the pipeline
 
@@ -190,7 +206,7 @@ class PipelineWalk:
         try:
             code = run_process(argv, cwd=self.store.workdir, env=self.env,
                                log_path=self.store.log_file(pipeline.name, step.name),
-                               out=self.opts.out, err=self.opts.err)
+                               out=self.opts.out, err=self.opts.err, server=self.step_server())
         except KeyboardInterrupt:
             discard(staging)
             self.report.interrupted(step.name)

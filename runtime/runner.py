@@ -115,6 +115,7 @@ class Runner(PipelineWalk):
             code = 130
         finally:
             self.hasher.save()
+            self.close_step_server()
             if not (self.opts.serve and code == 0):
                 self.servers.stop_started()
         self.report.summary(code, time.perf_counter() - start)
