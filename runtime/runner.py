@@ -113,6 +113,8 @@ class Runner(PipelineWalk):
             code = 1
         except Interrupted:
             code = 130
+        else:
+            self.seal_registry()
         finally:
             self.hasher.save()
             self.close_step_server()
