@@ -341,6 +341,10 @@ def _ks_and_wasserstein(sa: np.ndarray, sb: np.ndarray, need_ks: bool = True, ne
     w = float(np.abs(sa - sb).mean()) if need_w and n == m else None
     if not need_ks and w is not None:
         return None, w
+    if need_ks and (w is not None or not need_w):
+        ends_a, ends_b = np.flatnonzero(_run_ends(sa)), np.flatnonzero(_run_ends(sb))
+        if (ends_a.size + ends_b.size) * 8 < n + m:  # few distinct values (integers, codes): no merge
+            return _ks_at_run_ends(sa, sb, ends_a, ends_b), w
     if n * (n + m) >= 2**62:  # the scaled integers would overflow: use floats
         return _ks_and_wasserstein_float(sa, sb, need_ks, need_w and w is None) if w is None else (
             _ks_and_wasserstein_float(sa, sb, need_ks, False)[0], w)
@@ -358,6 +362,15 @@ def _ks_and_wasserstein(sa: np.ndarray, sb: np.ndarray, need_ks: bool = True, ne
         np.abs(diff, out=diff)
         w = float(np.dot(diff[:-1], np.diff(values))) / (n * m)
     return ks, w
+
+
+def _ks_at_run_ends(sa: np.ndarray, sb: np.ndarray, ends_a: np.ndarray, ends_b: np.ndarray) -> float:
+    """KS from the CDFs at each distinct value only: at a's values F_a is known from the index and
+    F_b is a search in b, and the other way round (exact, scaled by n * m as integers)."""
+    n, m = sa.size, sb.size
+    at_a = (ends_a + 1) * m - np.searchsorted(sb, sa[ends_a], side="right") * n
+    at_b = np.searchsorted(sa, sb[ends_b], side="right") * m - (ends_b + 1) * n
+    return max(int(np.abs(at_a).max()), int(np.abs(at_b).max())) / (n * m)
 
 
 def _run_ends(values: np.ndarray) -> np.ndarray:
