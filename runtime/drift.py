@@ -23,8 +23,9 @@ compared with one `threshold`; a feature has drifted when `statistic > threshold
 `ks` and `wasserstein` are defined for numbers only: categorical features are tested with
 `chi2` (Cramér's V) against the same threshold, and the feature's entry says `"method": "chi2"`.
 
-Numeric work is sort-based numpy (no Python loops over rows); features are computed in a
-thread pool (numpy releases the GIL while sorting).
+Numeric work is sort-based numpy (no Python loops over rows; the statistics are in `drift_stats`,
+each reusing the one sort per column); features are computed in a thread pool (numpy releases
+the GIL while sorting).
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mlopsc import ir
+from mlopsc.runtime import drift_stats
 from mlopsc.runtime.drift_html import render_html
 
 __all__ = ["METHODS", "compute_drift", "drift_for_spec", "render_html", "write_report"]
 
 METHODS = ("psi", "ks", "wasserstein", "chi2")
-PSI_EPSILON = 1e-4
+PSI_EPSILON = drift_stats.PSI_EPSILON
 NULL_LABEL = "<null>"
 MAX_CATEGORIES_SHOWN = 20
 CATEGORICAL_TYPES = frozenset({"category", "string", "boolean"})
@@ -196,18 +198,18 @@ def _numeric(entry, ref_s, cur_s, method, threshold, bins) -> dict:
                      note="no non-null values in the " + ("reference" if sr.size == 0 else "current") + " data")
         entry.update(stats)
         return entry
-    edges = _quantile_edges(sr, bins)
-    rc = _bin_counts(sr, edges, ref_nulls)
-    cc = _bin_counts(sc, edges, cur_nulls)
+    edges = drift_stats.quantile_edges(sr, bins)
+    rc = drift_stats.bin_counts(sr, edges, ref_nulls)
+    cc = drift_stats.bin_counts(sc, edges, cur_nulls)
     p_value = None
     if method == "psi":
-        statistic = _psi(rc, cc)
+        statistic = drift_stats.psi(rc, cc)
     elif method == "chi2":
-        statistic, p_value = _cramers_v(rc, cc)
+        statistic, p_value = drift_stats.cramers_v(rc, cc)
     elif method == "ks":
-        statistic, _ = _ks_and_wasserstein(sr, sc, need_w=False)
+        statistic, _ = drift_stats.ks_and_wasserstein(sr, sc, need_w=False)
     else:
-        _, w = _ks_and_wasserstein(sr, sc, need_ks=False)
+        _, w = drift_stats.ks_and_wasserstein(sr, sc, need_ks=False)
         std = float(sr.std())
         stats["reference_std"] = std
         statistic = w / std if std > 0 else w
@@ -242,9 +244,9 @@ def _categorical(entry, ref_s, cur_s, method, threshold) -> dict:
     if rc.sum() == 0 or cc.sum() == 0:
         statistic = 0.0 if rc.sum() == cc.sum() else math.inf
     elif used == "psi":
-        statistic = _psi(rc, cc)
+        statistic = drift_stats.psi(rc, cc)
     else:
-        statistic, p_value = _cramers_v(rc, cc)
+        statistic, p_value = drift_stats.cramers_v(rc, cc)
     entry.update(statistic=_f(statistic), threshold=threshold, drifted=bool(statistic > threshold))
     if p_value is not None:
         entry["p_value"] = _f(p_value)
@@ -288,110 +290,6 @@ def _key(k: Any) -> Any:
 
 def _label(k: Any) -> str:
     return NULL_LABEL if k is _NULL else str(k)
-
-
-# ---------------------------------------------------------------- statistics
-
-
-def _quantile_edges(sorted_ref: np.ndarray, bins: int) -> np.ndarray:
-    """Interior bin edges at the reference's quantiles (duplicates removed)."""
-    n = sorted_ref.size
-    idx = (np.arange(1, bins) * n) // bins
-    edges = np.unique(sorted_ref[idx])
-    return edges[edges > sorted_ref[0]]  # a first edge at the minimum would make an empty bin
-
-
-def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray, nulls: int) -> np.ndarray:
-    """Counts per bin [-inf, e1), [e1, e2), ..., [ek, inf), then the null count."""
-    cuts = np.searchsorted(sorted_values, edges, side="left")
-    bounds = np.r_[0, cuts, sorted_values.size]
-    return np.r_[np.diff(bounds), nulls].astype(np.float64)
-
-
-def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
-    r = np.maximum(ref_counts / ref_counts.sum(), PSI_EPSILON)
-    c = np.maximum(cur_counts / cur_counts.sum(), PSI_EPSILON)
-    return float(np.sum((c - r) * np.log(c / r)))
-
-
-def _cramers_v(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
-    from scipy.stats import chi2 as chi2_dist
-
-    keep = (ref_counts + cur_counts) > 0
-    table = np.vstack([ref_counts[keep], cur_counts[keep]])
-    k = table.shape[1]
-    if k < 2:
-        return 0.0, 1.0
-    total = table.sum()
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / total
-    chi2 = float(np.sum((table - expected) ** 2 / expected))
-    v = math.sqrt(chi2 / total)  # min(rows, cols) - 1 == 1 for a 2 x k table
-    return v, float(chi2_dist.sf(chi2, k - 1))
-
-
-def _ks_and_wasserstein(sa: np.ndarray, sb: np.ndarray, need_ks: bool = True, need_w: bool = True):
-    """KS statistic and 1-D Wasserstein distance of two sorted samples, by one stable merge.
-
-    After merging, F_a and F_b are known at every point; the sup of |F_a - F_b| is attained at
-    the last point of a run of equal values, and W1 is the integral of |F_a - F_b| between
-    consecutive points. The difference is kept as the exact integer (F_a - F_b) * n * m, so one
-    int64 array serves both. Equal sizes need no merge for W1: it is the mean of |sa_i - sb_i|.
-    """
-    n, m = sa.size, sb.size
-    w = float(np.abs(sa - sb).mean()) if need_w and n == m else None
-    if not need_ks and w is not None:
-        return None, w
-    if need_ks and (w is not None or not need_w):
-        ends_a, ends_b = np.flatnonzero(_run_ends(sa)), np.flatnonzero(_run_ends(sb))
-        if (ends_a.size + ends_b.size) * 8 < n + m:  # few distinct values (integers, codes): no merge
-            return _ks_at_run_ends(sa, sb, ends_a, ends_b), w
-    if n * (n + m) >= 2**62:  # the scaled integers would overflow: use floats
-        return _ks_and_wasserstein_float(sa, sb, need_ks, need_w and w is None) if w is None else (
-            _ks_and_wasserstein_float(sa, sb, need_ks, False)[0], w)
-    merged = np.concatenate([sa, sb])
-    order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
-    values = merged[order]
-    diff = np.cumsum(order < n, dtype=np.int64)  # a-values so far
-    diff *= n + m
-    diff -= np.arange(n, n * (n + m) + 1, n, dtype=np.int64)  # ca*m - (k - ca)*n
-    ks = None
-    if need_ks:
-        ends = diff[_run_ends(values)]
-        ks = max(int(ends.max()), -int(ends.min())) / (n * m)
-    if need_w and w is None:
-        np.abs(diff, out=diff)
-        w = float(np.dot(diff[:-1], np.diff(values))) / (n * m)
-    return ks, w
-
-
-def _ks_at_run_ends(sa: np.ndarray, sb: np.ndarray, ends_a: np.ndarray, ends_b: np.ndarray) -> float:
-    """KS from the CDFs at each distinct value only: at a's values F_a is known from the index and
-    F_b is a search in b, and the other way round (exact, scaled by n * m as integers)."""
-    n, m = sa.size, sb.size
-    at_a = (ends_a + 1) * m - np.searchsorted(sb, sa[ends_a], side="right") * n
-    at_b = np.searchsorted(sa, sb[ends_b], side="right") * m - (ends_b + 1) * n
-    return max(int(np.abs(at_a).max()), int(np.abs(at_b).max())) / (n * m)
-
-
-def _run_ends(values: np.ndarray) -> np.ndarray:
-    """True at the last of each run of equal (sorted) values."""
-    last = np.empty(values.size, dtype=bool)
-    np.not_equal(values[1:], values[:-1], out=last[:-1])
-    last[-1] = True
-    return last
-
-
-def _ks_and_wasserstein_float(sa: np.ndarray, sb: np.ndarray, need_ks: bool, need_w: bool):
-    n, m = sa.size, sb.size
-    merged = np.concatenate([sa, sb])
-    order = np.argsort(merged, kind="stable")
-    values = merged[order]
-    d = np.cumsum(order < n, dtype=np.int64) * (1.0 / n + 1.0 / m)
-    d -= np.arange(1, n + m + 1, dtype=np.float64) * (1.0 / m)  # ca/n - (k - ca)/m
-    np.abs(d, out=d)
-    ks = float(d[_run_ends(values)].max()) if need_ks else None
-    w = float(np.dot(d[:-1], np.diff(values))) if need_w else None
-    return ks, w
 
 
 # ---------------------------------------------------------------- report helpers
