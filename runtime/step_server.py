@@ -32,6 +32,7 @@ import subprocess
 import sys
 from importlib import import_module
 from pathlib import Path
+from typing import NoReturn
 
 # What a step imports that is slow to import, loaded once by the server (missing ones are skipped:
 # the `local` extra may be partly installed).
@@ -142,72 +143,28 @@ def warm_up(modules: list[str]) -> None:
             continue
 
 
-def run_child(request: dict, output_fd: int) -> None:
-    """In the forked child: become `python -m mlopsc step ...` with the runner's cwd and env."""
-    code = 1
-    try:
-        os.dup2(output_fd, 1)
-        os.dup2(output_fd, 2)
-        os.close(output_fd)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
-        argv = request["argv"]
-        sys.argv = ["mlopsc", *argv[3:]]  # argv is [python, -m, mlopsc, step, ...]
-        sys.orig_argv = list(argv)
-        code = _run_cli()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001  (a closed pipe: nothing more to say)
-                pass
-        os._exit(code)
+def run_child(request: dict, output_fd: int) -> NoReturn:
+    """In the forked child: become `python -m mlopsc step ...` with the runner's cwd and env.
 
-
-def _run_cli() -> int:
-    """`main()` ended as the interpreter ends a program: exit code, non-daemon threads joined,
-    atexit handlers run (MLflow ends its active run there)."""
+    Whatever ends `main()` (its SystemExit, an uncaught Ctrl-C or error) unwinds through `serve`
+    to the top of this module, so the interpreter ends the child as it ends any program: the exit
+    code, a traceback for an error, death by SIGINT for an uncaught Ctrl-C, non-daemon threads
+    joined and atexit handlers run (MLflow ends its active run there)."""
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    argv = request["argv"]
+    sys.argv = ["mlopsc", *argv[3:]]  # argv is [python, -m, mlopsc, step, ...]
+    sys.orig_argv = list(argv)
     from mlopsc.cli import main
 
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = _exit_code(exit_.code)
-    except KeyboardInterrupt:
-        code = -signal.SIGINT  # an uncaught Ctrl-C: the interpreter dies by SIGINT
-    except BaseException:  # noqa: BLE001  (what the interpreter prints for an uncaught error)
-        import traceback
-
-        traceback.print_exc()
-        code = 1
-    _finish_like_the_interpreter()
-    if code == -signal.SIGINT:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-    return code
-
-
-def _finish_like_the_interpreter() -> None:
-    import atexit
-    import threading
-
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()
-
-
-def _exit_code(code: object) -> int:
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    print(code, file=sys.stderr)
-    return 1
+    main()
+    sys.exit(0)
 
 
 if __name__ == "__main__":
