@@ -63,6 +63,11 @@ class PipelineWalk:
                 return None
         return self.server
 
+    def more_will_run(self, pipeline: ir.Pipeline) -> bool:
+        """Whether steps beyond the cold ones will likely run: an unconditional one never ran."""
+        return any(self.read_cache(pipeline.name, s.name) is None for s in pipeline.steps
+                   if s.when is None and s.action not in step_server.COLD_ACTIONS)
+
     def seal_registry(self) -> None:
         """After a successful run: the registry as it is now is what this run's registry-checked
         steps were confirmed against, so the next run trusts them while it stays unchanged
@@ -218,6 +223,8 @@ class PipelineWalk:
         """Run the step's plan command; True when it exited 0 and its outputs are in place."""
         staging = fresh_dir(self.store.staging_dir(pipeline.name, step.name))
         argv = self.command(pipeline, step, inputs, staging)
+        if step.action in step_server.COLD_ACTIONS and self.more_will_run(pipeline):
+            self.step_server()  # its imports overlap this step
         self.opts.out(f"  {step.name} ...")
         try:
             code = run_process(argv, cwd=self.store.workdir, env=self.env,

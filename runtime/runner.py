@@ -146,14 +146,14 @@ def run(opts: RunOptions) -> int:
     from mlopsc.api import load_project
     from mlopsc.diagnostics import SpecError, render
 
-    plan, diagnostics = compile_local_plan(opts.spec)
+    try:
+        project = load_project(opts.spec)  # once: the plan is compiled from the same IR
+    except SpecError as e:
+        opts.err(render(e.diagnostics, "text").rstrip())
+        return 1
+    plan, diagnostics = compile_local_plan(opts.spec, project)
     if plan is None:
         opts.err(render(diagnostics, "text").rstrip())
-        return 1
-    try:
-        project = load_project(opts.spec)
-    except SpecError as e:  # the compile above checked the spec; kept for a spec edited in between
-        opts.err(render(e.diagnostics, "text").rstrip())
         return 1
     terminate_as_interrupt()
     return Runner(project, opts, LocalPlan.from_json(plan)).run()

@@ -62,6 +62,7 @@ class StepServer:
     def __init__(self, env: dict[str, str], cwd: Path, warm: tuple[str, ...] = WARM_MODULES):
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._buffer = b""
+        self.used = False
         argv = [sys.executable, "-m", "mlopsc.runtime.step_server", str(theirs.fileno()), *warm]
         self.proc = subprocess.Popen(argv, pass_fds=[theirs.fileno()], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -69,6 +70,7 @@ class StepServer:
 
     def start_step(self, argv: list[str], cwd: Path, env: dict[str, str], output_fd: int) -> int:
         """Fork a child running `argv` with stdout and stderr on `output_fd`; its pid."""
+        self.used = True
         request = json.dumps({"argv": argv, "cwd": str(cwd), "env": env}).encode() + b"\n"
         socket.send_fds(self._sock, [request], [output_fd])
         return int(self._receive()["pid"])
@@ -85,6 +87,8 @@ class StepServer:
 
     def close(self) -> None:
         self._sock.close()
+        if not self.used:  # started ahead of steps that turned out cached: still importing, nothing to lose
+            self.proc.kill()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
