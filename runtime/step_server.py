@@ -43,7 +43,12 @@ WARM_MODULES = ("numpy", "pandas", "pyarrow.parquet", "torch", "mlflow", "mlflow
                 "mlopsc.runtime.datacheck", "mlopsc.runtime.datafiles", "mlopsc.runtime.evaluate",
                 "mlopsc.runtime.lineage", "mlopsc.runtime.model_wrapper", "mlopsc.runtime.storage",
                 "mlopsc.runtime.sweep", "mlopsc.runtime.tracking", "mlopsc.runtime.deploy",
-                "mlopsc.runtime.monitoring")
+                "mlopsc.runtime.monitoring", "mlopsc.runtime.stepio", "mlopsc.runtime.metrics", "mlopsc.normalize",
+                "mlopsc.pipelines",
+                # what the example's steps import beyond those (~1,700 modules), by their roots
+                "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store",
+                "alembic.command", "mlflow.pyfunc.scoring_server", "mlflow.tracing.export", "mlflow.utils.crypto",
+                "git", "scipy.stats", "pyarrow.dataset", "torch._dynamo", "opentelemetry.sdk.metrics")
 # Steps that import none of that run as a new interpreter (~0.2 s of CPU), so a run whose other
 # steps are all cached never starts the server.
 COLD_ACTIONS = frozenset({"resolve_data"})
