@@ -24,6 +24,7 @@ Off (steps are plain subprocesses, as before) when `MLOPSC_STEP_WORKER=0`, or wh
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -150,6 +151,10 @@ def warm_up(modules: list[str]) -> None:
             import_module(name)
         except Exception:  # noqa: BLE001  (an optional extra that is missing or broken: the step reports it)
             continue
+    # What is imported now is shared by every child: keep the cycle collector off it, or each
+    # child's collections walk (and copy-on-write) the whole warm heap.
+    gc.collect()
+    gc.freeze()
 
 
 def run_child(request: dict, output_fd: int) -> NoReturn:
