@@ -119,18 +119,17 @@ def serve(fd: int, warm: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the step and the runner
     warm_up(warm)
     sock = socket.socket(fileno=fd)
-    stream = b""
+    stream, fds = b"", []
     while True:
         try:
-            data, fds, _flags, _addr = socket.recv_fds(sock, _MAX_MESSAGE, 4)
+            data, received, _flags, _addr = socket.recv_fds(sock, _MAX_MESSAGE, 4)
         except OSError:
             return
         if not data:
             return
         stream += data
+        fds += received  # a request may arrive in pieces; its descriptor comes with the first
         if b"\n" not in stream:
-            for extra in fds:
-                os.close(extra)
             continue
         line, _, stream = stream.partition(b"\n")
         request = json.loads(line)
@@ -140,6 +139,7 @@ def serve(fd: int, warm: list[str]) -> None:
             run_child(request, fds[0])
         for extra in fds:
             os.close(extra)
+        fds = []
         sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
         _, status = os.waitpid(pid, 0)
         sock.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")

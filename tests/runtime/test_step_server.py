@@ -107,3 +107,10 @@ def test_a_dead_server_falls_back_to_a_new_interpreter(tmp_path):
     code, _, log = run(dead, mlopsc("validate", SPEC), tmp_path)
     assert code == 0 and "ok: 1 spec(s) valid" in log
     dead.close()
+
+
+def test_a_request_larger_than_one_read_arrives_whole(server, tmp_path):
+    env = {**os.environ, "LARGE": "x" * 600_000}  # the request then reaches the server in pieces
+    code, _, log = run(server, mlopsc("validate", SPEC), tmp_path, env=env)
+    assert code == 0 and "ok: 1 spec(s) valid" in log
+    assert server.proc.poll() is None  # served by the server, not by the fallback after it crashed
