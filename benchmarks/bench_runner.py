@@ -1,20 +1,29 @@
-"""Runner overhead: the example's train pipeline through `mlopsc run` against calling the same
-step functions directly in one Python process, on the same data, one run each.
+"""Runner overhead and cached re-runs: the example's train pipeline through `mlopsc run` against
+calling the same step functions directly in one Python process, on the same data.
 
-    python benchmarks/bench_runner.py
+    python benchmarks/bench_runner.py [--runs 1]
 
-Both start from an empty work directory (no cache, a new MLflow SQLite store) and do the same
-work: validate, features, train (the spec's sweep), evaluate, register. The runner's overhead is
-one interpreter per step (imports of pandas, MLflow and torch again each time), content hashing
-for the cache, staging and renaming outputs, and the runner's own start-up. The direct run pays
-its imports once; its time is measured from a fresh interpreter too (`python -c`), so both
-include start-up. Prints a Markdown table, the overhead in seconds and in percent.
+Each side starts from an empty work directory (no cache, a new MLflow SQLite store) and does the
+same work: resolve-data, validate, features, train (the spec's sweep), evaluate, register. The
+direct run pays its imports once; its time is measured from a fresh interpreter too (`python
+-c`), so both include start-up. The runner's steps are forked children of its warm step worker
+(`mlopsc.runtime.step_server`), which imported MLflow, torch and the runtime once; the same run
+with `MLOPSC_STEP_WORKER=0` (each step a new interpreter, as before) is shown for comparison.
+Then the runner runs again with nothing changed: every step is cached except resolve-data (it
+asks the store for the data versions every time), compared with bare interpreter start-up.
+
+The spec's latency gates are loosened in a temporary copy (`relaxed_spec`): on a busy machine the
+p95-latency gate could fail on one side and not the other. Goals: overhead <= 10%, the cached
+re-run <= 1 s beyond interpreter start-up. Prints Markdown tables.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +44,8 @@ project = load_project(str(spec))
 pipeline = project.pipeline("train")
 out = lambda step, name: str(work / ".mlopsc" / "runs" / "train" / step / name)
 values = {}
+params = {p.name: "" if p.default is None else str(p.default) for p in pipeline.params}
+params["git_commit"] = "unknown"
 for step in pipeline.steps:
     if step.when is not None and values.get((step.when.step, step.when.output)) != step.when.value:
         continue
@@ -45,8 +56,10 @@ for step in pipeline.steps:
             producer = pipeline.step(src.step)
             port = producer.output(src.output)
             inputs[i.name] = out(src.step, src.output) if port.is_artifact else str(values[(src.step, src.output)])
+        elif hasattr(src, "param"):
+            inputs[i.name] = params.get(src.param, "")
         else:
-            inputs[i.name] = "unknown"
+            inputs[i.name] = str(src.value)
     ctx = StepContext(project=project, spec_dir=spec.parent, args=dict(step.args), inputs=inputs,
                       outputs={o.name: out(step.name, o.name) for o in step.outputs}, workdir=work,
                       log=lambda _m: None)
@@ -59,38 +72,78 @@ print("registered version", values.get(("register", "model_version")))
 """
 
 
+CPU: list[float] = []  # CPU seconds (user + system, the process and everything it waited for) per `timed` call
+
+
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(argv)}\n{done.stdout}\n{done.stderr}")
     return seconds, done.stdout
 
 
+def relaxed_spec(tmp: str) -> Path:
+    """The example with its latency gates loosened (the rest unchanged), so a busy machine times
+    the same work on both sides instead of failing the evaluation gate on one of them."""
+    text = SPEC.read_text(encoding="utf-8").replace("p95_latency_ms: {max: 50}", "p95_latency_ms: {max: 60000}")
+    spec = Path(tmp) / SPEC.name
+    spec.write_text(text, encoding="utf-8")
+    os.symlink(SPEC.parent / "churn_local", Path(tmp) / "churn_local")
+    return spec
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=1, help="timed runs per side (interleaved)")
+    runs = parser.parse_args().runs
     data = SPEC.parent / "churn_local" / "data" / "customers.parquet"
     if not data.exists():
         subprocess.run([sys.executable, str(SPEC.parent / "churn_local" / "make_data.py")], check=True)
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PYTHONDONTWRITEBYTECODE")}
     env.update(MLFLOW_DISABLE_TELEMETRY="true", PYTHONWARNINGS="ignore", MLOPSC_TARGET="local")
-    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        direct, _ = timed([sys.executable, "-c", DIRECT, str(SPEC), a], {**env, "MLOPSC_WORKDIR": a})
-        runner, stdout = timed([sys.executable, "-m", "mlopsc", "run", str(SPEC), "--pipeline", "train",
-                                "--workdir", b], env)
-        per_step = [ln for ln in stdout.splitlines() if ln.startswith("  ") and ln.rstrip().endswith(" s")
-                    or (ln.startswith("  ") and " s  " in ln)]
-    overhead = runner - direct
-    print(f"Train pipeline of specs/churn-local.yaml (validate, features, train with a 3-trial sweep, "
-          f"evaluate, register); one run each, {os.cpu_count()} CPUs, Python {platform.python_version()}\n")
-    print("| how | wall time |")
-    print("|---|---|")
-    print(f"| step functions called directly, one process | {direct:.1f} s |")
-    print(f"| `mlopsc run --pipeline train` (one process per step) | {runner:.1f} s |")
-    print(f"\nrunner overhead: {overhead:+.1f} s ({overhead / direct * 100:+.0f}%)")
-    print("\nper step under the runner:")
-    for line in per_step:
-        print(line)
+    direct, runner, cold, cached, start = [], [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = relaxed_spec(tmp)
+        for i in range(runs):
+            a, b, c = (Path(tmp) / f"{side}{i}" for side in "abc")
+            for d in (a, b, c):
+                d.mkdir()
+            direct.append((timed([sys.executable, "-c", DIRECT, str(spec), str(a)], {**env, "MLOPSC_WORKDIR": str(a)})[0],
+                           CPU[-1]))
+            run = [sys.executable, "-m", "mlopsc", "run", str(spec), "--pipeline", "train", "--workdir"]
+            runner.append((timed(run + [str(b)], env)[0], CPU[-1]))
+            cold.append((timed(run + [str(c)], {**env, "MLOPSC_STEP_WORKER": "0"})[0], CPU[-1]))
+            seconds, again = timed(run + [str(b)], env)  # nothing changed: every step but resolve-data cached
+            cached.append((seconds, CPU[-1]))
+            start.append(min((timed([sys.executable, "-c", "pass"], env)[0], CPU[-1]) for _ in range(3)))
+    def med(rows, i):
+        return statistics.median(r[i] for r in rows)
+
+    def over(rows, i):
+        return f"{(med(rows, i) / med(direct, i) - 1) * 100:+.0f}%"
+
+    print(f"Train pipeline of specs/churn-local.yaml (resolve-data, validate, features, train with a 3-trial sweep, "
+          f"evaluate, register), latency gates loosened; median of {runs} interleaved run(s), {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}. CPU = user + system seconds of the process and all it waited for.\n")
+    print("| how | wall time | overhead (goal <= +10%) | CPU time | CPU overhead |")
+    print("|---|---|---|---|---|")
+    print(f"| step functions called directly, one process | {med(direct, 0):.1f} s | | {med(direct, 1):.1f} s | |")
+    print(f"| `mlopsc run --pipeline train` (warm step worker: each step a forked child) | {med(runner, 0):.1f} s | "
+          f"**{over(runner, 0)}** | {med(runner, 1):.1f} s | {over(runner, 1)} |")
+    print(f"| same, `MLOPSC_STEP_WORKER=0` (each step a new interpreter) | {med(cold, 0):.1f} s | {over(cold, 0)} | "
+          f"{med(cold, 1):.1f} s | {over(cold, 1)} |")
+    print("\n| | second `mlopsc run --pipeline train`, nothing changed | interpreter start-up (`python -c pass`) | "
+          "beyond start-up (goal <= 1 s) |")
+    print("|---|---|---|---|")
+    print(f"| wall | {med(cached, 0):.2f} s | {med(start, 0):.2f} s | **{med(cached, 0) - med(start, 0):.2f} s** |")
+    print(f"| CPU | {med(cached, 1):.2f} s | {med(start, 1):.2f} s | {med(cached, 1) - med(start, 1):.2f} s |")
+    print("\nthe cached run's lines:\n")
+    print("\n".join("    " + line for line in again.splitlines()))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -75,31 +77,54 @@ class CompileResult:
         return not any(d.severity == "error" for d in self.diagnostics)
 
 
-def compile_spec(path: str, target_names: list[str]) -> CompileResult:
-    """Compile in memory for each target; nothing touches the disk."""
+def try_load_project(path: str) -> ir.Project | SpecError:
+    """The IR, or the SpecError holding every problem (so a caller loads a spec only once)."""
+    try:
+        return load_project(path)
+    except SpecError as exc:
+        return exc
+
+
+def compile_spec(path: str, target_names: list[str], loaded: ir.Project | SpecError | None = None) -> CompileResult:
+    """Compile in memory for each target; nothing touches the disk. `loaded`: what
+    `try_load_project(path)` returned, when the caller has it already."""
     from mlopsc import targets
 
     from .bundle import with_bundle_files
 
     result = CompileResult()
-    try:
-        project = load_project(path)
-    except SpecError as exc:
-        result.diagnostics, result.failed = exc.diagnostics, list(target_names)
-        return result
-    for name in target_names:
-        files, found = targets.get(name).compile(project)
-        result.diagnostics += found
-        if any(d.severity == "error" for d in found):
-            result.failed.append(name)
-        elif files:
-            result.bundles[name] = with_bundle_files(project, name, {f.path: f.content for f in files})
-        else:
-            result.empty.append(name)
-    # Priced only where the target compiled: a target missing its settings already stops at E703.
-    result.diagnostics += budget_gate(project, sorted(result.bundles))
+    with _gc_paused():
+        project = try_load_project(path) if loaded is None else loaded
+        if isinstance(project, SpecError):
+            result.diagnostics, result.failed = project.diagnostics, list(target_names)
+            return result
+        for name in target_names:
+            files, found = targets.get(name).compile(project)
+            result.diagnostics += found
+            if any(d.severity == "error" for d in found):
+                result.failed.append(name)
+            elif files:
+                result.bundles[name] = with_bundle_files(project, name, {f.path: f.content for f in files})
+            else:
+                result.empty.append(name)
+        # Priced only where the target compiled: a target missing its settings already stops at E703.
+        result.diagnostics += budget_gate(project, sorted(result.bundles))
     result.diagnostics.sort()
     return result
+
+
+@contextmanager
+def _gc_paused():
+    """No cycle collection while compiling: emitting builds millions of short-lived acyclic
+    objects, and the collector's full passes over them made compile time grow faster than the
+    spec (25 ms per dataset+environment at 160 of each, 10 ms at 40)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def write(result: CompileResult, out_dir: str) -> list[str]:

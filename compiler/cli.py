@@ -78,12 +78,16 @@ def compile_command(file: str, target: str, out_dir: str, check: bool, strict: b
     if target != "all" and not targets.exists(target):  # exists() scans entry points only for a non-built-in
         raise click.BadParameter(f"unknown target `{target}`; choose from: all, {', '.join(targets.names())}",
                                  param_hint="--target")
-    names = targets.configured(file) if target == "all" else [target]
+    loaded = api.try_load_project(file)  # once, for choosing the targets and for compiling them
+    if target != "all":
+        names = [target]
+    else:
+        names = targets.names() if isinstance(loaded, api.SpecError) else targets.configured_for(loaded)
     skipped = [n for n in targets.names() if n not in names] if target == "all" else []
     if skipped:
         click.echo(f"skipped {', '.join(skipped)}: the spec does not give the `targets.<name>` settings or the "
                    "shared `tracking.uri` they need (compile one with `--target <name>` to see which)", err=True)
-    result = api.compile_spec(file, names)
+    result = api.compile_spec(file, names, loaded)
     _report(result.diagnostics, fmt, 1, quiet_ok=True)
     for name in result.empty:
         click.echo(f"{name}: nothing to compile (the spec has no part this target writes)", err=True)

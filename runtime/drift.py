@@ -23,8 +23,9 @@ compared with one `threshold`; a feature has drifted when `statistic > threshold
 `ks` and `wasserstein` are defined for numbers only: categorical features are tested with
 `chi2` (Cramér's V) against the same threshold, and the feature's entry says `"method": "chi2"`.
 
-Numeric work is sort-based numpy (no Python loops over rows); features are computed in a
-thread pool (numpy releases the GIL while sorting).
+Numeric work is sort-based numpy (no Python loops over rows; the statistics are in `drift_stats`,
+each reusing the one sort per column); features are computed in a thread pool (numpy releases
+the GIL while sorting).
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mlopsc import ir
+from mlopsc.runtime import drift_stats
 from mlopsc.runtime.drift_html import render_html
 
 __all__ = ["METHODS", "compute_drift", "drift_for_spec", "render_html", "write_report"]
 
 METHODS = ("psi", "ks", "wasserstein", "chi2")
-PSI_EPSILON = 1e-4
+PSI_EPSILON = drift_stats.PSI_EPSILON
 NULL_LABEL = "<null>"
 MAX_CATEGORIES_SHOWN = 20
 CATEGORICAL_TYPES = frozenset({"category", "string", "boolean"})
@@ -108,8 +110,12 @@ def compute_drift(
 
     workers = workers or min(len(names), os.cpu_count() or 1) or 1
     if workers > 1 and len(names) > 1:
+        # Counting strings holds the GIL while numpy's sorts release it: start the categorical
+        # features first so they overlap with the numeric ones instead of queueing at the end.
+        first = sorted(names, key=lambda n: n not in categorical)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(one, names))
+            done = dict(zip(first, pool.map(one, first)))
+        results = [done[n] for n in names]
     else:
         results = [one(n) for n in names]
     drifted = [r["feature"] for r in results if r["drifted"]]
@@ -171,10 +177,19 @@ def _to_float(s: pd.Series) -> np.ndarray:
     return s.to_numpy(dtype="float64", na_value=np.nan)
 
 
+def _sorted_non_null(values: np.ndarray) -> np.ndarray:
+    """The non-NaN values, sorted: the one sort of this column that every method reuses."""
+    nan = np.isnan(values)
+    if not nan.any():
+        return np.sort(values)  # a copy: `values` may be a view of the caller's DataFrame
+    kept = values[~nan]  # already a copy, so sort it in place
+    kept.sort()
+    return kept
+
+
 def _numeric(entry, ref_s, cur_s, method, threshold, bins) -> dict:
     ref, cur = _to_float(ref_s), _to_float(cur_s)
-    ref_ok, cur_ok = ~np.isnan(ref), ~np.isnan(cur)
-    sr, sc = np.sort(ref[ref_ok]), np.sort(cur[cur_ok])
+    sr, sc = _sorted_non_null(ref), _sorted_non_null(cur)
     ref_nulls, cur_nulls = int(ref.size - sr.size), int(cur.size - sc.size)
     entry.update(kind="numeric", method=method)
     stats = {"reference_nulls": ref_nulls, "current_nulls": cur_nulls}
@@ -183,18 +198,18 @@ def _numeric(entry, ref_s, cur_s, method, threshold, bins) -> dict:
                      note="no non-null values in the " + ("reference" if sr.size == 0 else "current") + " data")
         entry.update(stats)
         return entry
-    edges = _quantile_edges(sr, bins)
-    rc = _bin_counts(sr, edges, ref_nulls)
-    cc = _bin_counts(sc, edges, cur_nulls)
+    edges = drift_stats.quantile_edges(sr, bins)
+    rc = drift_stats.bin_counts(sr, edges, ref_nulls)
+    cc = drift_stats.bin_counts(sc, edges, cur_nulls)
     p_value = None
     if method == "psi":
-        statistic = _psi(rc, cc)
+        statistic = drift_stats.psi(rc, cc)
     elif method == "chi2":
-        statistic, p_value = _cramers_v(rc, cc)
+        statistic, p_value = drift_stats.cramers_v(rc, cc)
     elif method == "ks":
-        statistic, _ = _ks_and_wasserstein(sr, sc, need_w=False)
+        statistic, _ = drift_stats.ks_and_wasserstein(sr, sc, need_w=False)
     else:
-        _, w = _ks_and_wasserstein(sr, sc, need_ks=False)
+        _, w = drift_stats.ks_and_wasserstein(sr, sc, need_ks=False)
         std = float(sr.std())
         stats["reference_std"] = std
         statistic = w / std if std > 0 else w
@@ -216,8 +231,8 @@ def _numeric(entry, ref_s, cur_s, method, threshold, bins) -> dict:
 def _categorical(entry, ref_s, cur_s, method, threshold) -> dict:
     used = "psi" if method == "psi" else "chi2"
     entry.update(kind="categorical", method=used)
-    rv = ref_s.astype("object").value_counts(dropna=False, sort=False)
-    cv = cur_s.astype("object").value_counts(dropna=False, sort=False)
+    rv = _as_object(ref_s).value_counts(dropna=False, sort=False)
+    cv = _as_object(cur_s).value_counts(dropna=False, sort=False)
     ref_counts = {_key(k): int(v) for k, v in rv.items()}
     cur_counts = {_key(k): int(v) for k, v in cv.items()}
     # deterministic order: by reference frequency, then current-only categories, each by label
@@ -229,9 +244,9 @@ def _categorical(entry, ref_s, cur_s, method, threshold) -> dict:
     if rc.sum() == 0 or cc.sum() == 0:
         statistic = 0.0 if rc.sum() == cc.sum() else math.inf
     elif used == "psi":
-        statistic = _psi(rc, cc)
+        statistic = drift_stats.psi(rc, cc)
     else:
-        statistic, p_value = _cramers_v(rc, cc)
+        statistic, p_value = drift_stats.cramers_v(rc, cc)
     entry.update(statistic=_f(statistic), threshold=threshold, drifted=bool(statistic > threshold))
     if p_value is not None:
         entry["p_value"] = _f(p_value)
@@ -248,6 +263,12 @@ def _categorical(entry, ref_s, cur_s, method, threshold) -> dict:
         cc = np.r_[cc[:cut], cc[cut:].sum()]
     entry["histogram"] = _histogram(labels, rc, cc)
     return entry
+
+
+def _as_object(s: pd.Series) -> pd.Series:
+    # astype always copies; an object column (strings) needs none, and counting 1M strings is
+    # the whole cost of a categorical feature.
+    return s if s.dtype == object else s.astype("object")
 
 
 class _Null:
@@ -269,71 +290,6 @@ def _key(k: Any) -> Any:
 
 def _label(k: Any) -> str:
     return NULL_LABEL if k is _NULL else str(k)
-
-
-# ---------------------------------------------------------------- statistics
-
-
-def _quantile_edges(sorted_ref: np.ndarray, bins: int) -> np.ndarray:
-    """Interior bin edges at the reference's quantiles (duplicates removed)."""
-    n = sorted_ref.size
-    idx = (np.arange(1, bins) * n) // bins
-    edges = np.unique(sorted_ref[idx])
-    return edges[edges > sorted_ref[0]]  # a first edge at the minimum would make an empty bin
-
-
-def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray, nulls: int) -> np.ndarray:
-    """Counts per bin [-inf, e1), [e1, e2), ..., [ek, inf), then the null count."""
-    cuts = np.searchsorted(sorted_values, edges, side="left")
-    bounds = np.r_[0, cuts, sorted_values.size]
-    return np.r_[np.diff(bounds), nulls].astype(np.float64)
-
-
-def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
-    r = np.maximum(ref_counts / ref_counts.sum(), PSI_EPSILON)
-    c = np.maximum(cur_counts / cur_counts.sum(), PSI_EPSILON)
-    return float(np.sum((c - r) * np.log(c / r)))
-
-
-def _cramers_v(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
-    from scipy.stats import chi2 as chi2_dist
-
-    keep = (ref_counts + cur_counts) > 0
-    table = np.vstack([ref_counts[keep], cur_counts[keep]])
-    k = table.shape[1]
-    if k < 2:
-        return 0.0, 1.0
-    total = table.sum()
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / total
-    chi2 = float(np.sum((table - expected) ** 2 / expected))
-    v = math.sqrt(chi2 / total)  # min(rows, cols) - 1 == 1 for a 2 x k table
-    return v, float(chi2_dist.sf(chi2, k - 1))
-
-
-def _ks_and_wasserstein(sa: np.ndarray, sb: np.ndarray, need_ks: bool = True, need_w: bool = True):
-    """KS statistic and 1-D Wasserstein distance of two sorted samples, by one stable merge.
-
-    After merging, F_a and F_b are known at every point; the sup of |F_a - F_b| is attained at
-    the last point of a run of equal values, and W1 is the integral of |F_a - F_b| between
-    consecutive points.
-    """
-    n, m = sa.size, sb.size
-    merged = np.concatenate([sa, sb])
-    order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
-    values = merged[order]
-    ca = np.cumsum(order < n, dtype=np.int64)
-    d = ca * (1.0 / n + 1.0 / m)
-    d -= np.arange(1, n + m + 1, dtype=np.float64) * (1.0 / m)  # ca/n - (k - ca)/m
-    np.abs(d, out=d)
-    ks = w = None
-    if need_ks:
-        last = np.empty(n + m, dtype=bool)
-        np.not_equal(values[1:], values[:-1], out=last[:-1])
-        last[-1] = True
-        ks = float(d[last].max())
-    if need_w:
-        w = float(np.dot(d[:-1], np.diff(values)))
-    return ks, w
 
 
 # ---------------------------------------------------------------- report helpers

@@ -23,11 +23,12 @@ PARAM_REF = re.compile(r"\{\{params\.([^}]+)\}\}")
 STEP_REF = re.compile(r"\{\{steps\.([^.}]+)\.outputs\.([^}]+)\}\}")
 
 
-def compile_local_plan(spec: str) -> tuple[dict | None, list[Diagnostic]]:
-    """`plan.json` of the spec's local compile (None when the compile has errors), and its diagnostics."""
+def compile_local_plan(spec: str, project=None) -> tuple[dict | None, list[Diagnostic]]:
+    """`plan.json` of the spec's local compile (None when the compile has errors), and its
+    diagnostics; `project`: the spec's IR when the caller loaded it already."""
     from mlopsc.api import compile_spec
 
-    result = compile_spec(spec, [PLAN_TARGET])
+    result = compile_spec(spec, [PLAN_TARGET], project)
     bundle = result.bundles.get(PLAN_TARGET)
     if not result.ok or bundle is None:
         return None, result.diagnostics

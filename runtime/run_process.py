@@ -9,9 +9,12 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlopsc.runtime.step_server import StepServer
 
 # Lines MLflow and warnings print that say nothing about the step (they stay in the step's log).
 NOISE = ("warnings.warn", "UserWarning", "FutureWarning", "DeprecationWarning", "INFO mlflow", "Registered model",
@@ -35,24 +38,53 @@ def discard(path: Path) -> None:
 
 
 def run_process(argv: list[str], *, cwd: Path, env: dict[str, str], log_path: Path,
-                out: Callable[[str], None], err: Callable[[str], None]) -> int:
+                out: Callable[[str], None], err: Callable[[str], None], server: StepServer | None = None) -> int:
     """Run `argv`, showing its lines indented and writing them all to `log_path`; its exit code.
-    On KeyboardInterrupt the child is stopped first (SIGINT, then SIGKILL), then it propagates."""
+    With a `server` (`step_server`), the process is a fork of that warm server instead of a new
+    interpreter. On KeyboardInterrupt the child is stopped first (SIGINT, then SIGKILL), then it
+    propagates."""
+    if server is not None:
+        code = _run_forked(server, argv, cwd=cwd, env=env, log_path=log_path, out=out, err=err)
+        if code is not None:
+            return code  # else the server is gone: run the step as a new interpreter
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1)
     try:
-        with open(log_path, "w", encoding="utf-8") as log:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-                log.flush()
-                line = line.rstrip("\n")
-                if line and not is_noise(line):
-                    (err if line.startswith("error:") else out)("      " + line)
+        assert proc.stdout is not None
+        _stream(proc.stdout, log_path, out, err)
         return proc.wait()
     except KeyboardInterrupt:
         stop(proc)
         raise
+
+
+def _run_forked(server: StepServer, argv: list[str], *, cwd: Path, env: dict[str, str], log_path: Path,
+                out: Callable[[str], None], err: Callable[[str], None]) -> int | None:
+    read_end, write_end = os.pipe()
+    try:
+        pid = server.start_step(argv, cwd, env, write_end)
+    except OSError:  # ConnectionError included: the server died
+        os.close(read_end)
+        return None
+    finally:
+        os.close(write_end)  # the child holds its own copy: EOF comes when it exits
+    try:
+        with open(read_end, encoding="utf-8", errors="replace") as stream:
+            _stream(stream, log_path, out, err)
+        return server.wait_step()
+    except KeyboardInterrupt:
+        stop_forked(server, pid)
+        raise
+
+
+def _stream(lines: Iterable[str], log_path: Path, out: Callable[[str], None], err: Callable[[str], None]) -> None:
+    with open(log_path, "w", encoding="utf-8") as log:
+        for line in lines:
+            log.write(line)
+            log.flush()
+            line = line.rstrip("\n")
+            if line and not is_noise(line):
+                (err if line.startswith("error:") else out)("      " + line)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -65,6 +97,20 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def stop_forked(server: StepServer, pid: int) -> None:
+    """`stop` for a step forked by the step server: SIGINT to the step, SIGKILL if it hangs."""
+    try:
+        os.kill(pid, signal.SIGINT)
+        server.wait_step(timeout=STOP_GRACE_SECONDS)
+    except ProcessLookupError:
+        server.wait_step()
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+        server.wait_step()
+    except ConnectionError:
+        pass
 
 
 def move_into_place(staging: Path, final: Path) -> None:

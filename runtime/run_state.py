@@ -113,8 +113,28 @@ class Registry:
             return None
         return str(max(int(v.version) for v in found)) if found else None
 
+    def fingerprint(self) -> list | None:
+        """Size and mtime of the embedded SQLite store's files: while they are unchanged, so is
+        every answer the registry gives. None for a tracking server (it must be asked)."""
+        if not self.tracking_uri.startswith("sqlite:///"):
+            return None
+        db = Path(self.tracking_uri[len("sqlite:///"):])
+        found = []
+        for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")):
+            try:
+                stat = path.stat()
+            except OSError:
+                found.append(None)
+                continue
+            found.append([stat.st_size, stat.st_mtime_ns])
+        return found if found[0] is not None else None
+
     def alias_version(self, alias: str) -> str:
         return str(self.client.get_model_version_by_alias(self.model, alias).version)
+
+
+# Cached steps whose effect lives in the registry, checked there before they count as cached.
+CHECKED = ("register", "approve", *DEPLOYS)
 
 
 class CacheChecks:
@@ -134,9 +154,12 @@ class CacheChecks:
             return f"version {registered} already registered"
         return ""
 
-    def still_valid(self, step: ir.Step, params: dict[str, str]) -> bool:
-        if step.action not in ("register", "approve", *DEPLOYS):
+    def still_valid(self, step: ir.Step, params: dict[str, str], entry: dict | None = None) -> bool:
+        if step.action not in CHECKED:
             return True  # nothing outside the work directory to check (and no mlflow import)
+        sealed = (entry or {}).get("registry")
+        if sealed is not None and sealed == self.registry.fingerprint():
+            return True  # the registry has not changed since a successful run confirmed this step
         from mlflow.exceptions import MlflowException
 
         args = dict(step.args)

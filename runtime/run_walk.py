@@ -11,12 +11,13 @@ from typing import Any
 
 from mlopsc import ir
 from mlopsc.contract import StepCall
-from mlopsc.runtime import cachekey, usage
+from mlopsc.runtime import cachekey, step_server, usage
 from mlopsc.runtime.run_plan import LocalPlan, Resolved, process_argv, resolve_inputs, step_ref
 from mlopsc.runtime.run_process import discard, fresh_dir, move_into_place, run_process
 from mlopsc.runtime.run_report import Reporter, StepResult
 from mlopsc.runtime.run_servers import healthy
-from mlopsc.runtime.run_state import DEPLOYS, CacheChecks, Registry, RunStore
+from mlopsc.runtime.run_state import CHECKED, DEPLOYS, CacheChecks, Registry, RunStore
+from mlopsc.runtime.step_server import StepServer
 
 
 class RunFailed(Exception):
@@ -50,6 +51,37 @@ class PipelineWalk:
         self.checks = CacheChecks(store, registry)
         self.values: dict[tuple[str, str, str], Any] = {}  # (pipeline, step, output) -> parameter value
         self.params: dict[str, str] = {}
+        self.server: StepServer | None = None  # started by the first step that runs (none when all are cached)
+        self.confirmed: list[tuple[str, str]] = []  # registry-checked steps this run ran or found valid
+
+    def step_server(self) -> StepServer | None:
+        """The run's warm fork server (`step_server`); None where steps run as plain subprocesses."""
+        if self.server is None and step_server.available():
+            try:
+                self.server = step_server.StepServer(self.env, self.store.workdir)
+            except OSError:
+                return None
+        return self.server
+
+    def more_will_run(self, pipeline: ir.Pipeline) -> bool:
+        """Whether steps beyond the cold ones will likely run: an unconditional one never ran."""
+        return any(self.read_cache(pipeline.name, s.name) is None for s in pipeline.steps
+                   if s.when is None and s.action not in step_server.COLD_ACTIONS)
+
+    def seal_registry(self) -> None:
+        """After a successful run: the registry as it is now is what this run's registry-checked
+        steps were confirmed against, so the next run trusts them while it stays unchanged
+        (without importing MLflow)."""
+        fingerprint = self.registry.fingerprint()
+        for pipeline, step in self.confirmed if fingerprint is not None else ():
+            entry = self.store.read_cache(pipeline, step)
+            if entry is not None:
+                self.store.write_cache(pipeline, step, {**entry, "registry": fingerprint})
+
+    def close_step_server(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
 
     # ------------------------------------------------------------ the pipeline
 
@@ -166,13 +198,18 @@ class PipelineWalk:
         if step.action in cachekey.NEVER_CACHED:
             return False
         entry = self.read_cache(pipeline.name, step.name)
-        return bool(entry and entry.get("key") == key and self.store.outputs_present(pipeline.name, step)
-                    and self.checks.still_valid(step, self.params))
+        valid = bool(entry and entry.get("key") == key and self.store.outputs_present(pipeline.name, step)
+                     and self.checks.still_valid(step, self.params, entry))
+        if valid and step.action in CHECKED:
+            self.confirmed.append((pipeline.name, step.name))
+        return valid
 
     def completed(self, pipeline: ir.Pipeline, step: ir.Step, key: str, record: dict) -> None:
         self.load_values(pipeline, step)
         registered = self.values.get((pipeline.name, step.name, "model_version"))
         self.store.write_cache(pipeline.name, step.name, {"key": key, "note": self.checks.note(step, registered)})
+        if step.action in CHECKED:
+            self.confirmed.append((pipeline.name, step.name))
         record["completed"][step.name] = key
         self.store.write_run_state(pipeline.name, record)
 
@@ -191,11 +228,14 @@ class PipelineWalk:
         """Run the step's plan command; True when it exited 0 and its outputs are in place."""
         staging = fresh_dir(self.store.staging_dir(pipeline.name, step.name))
         argv = self.command(pipeline, step, inputs, staging)
+        if step.action in step_server.COLD_ACTIONS and self.more_will_run(pipeline):
+            self.step_server()  # its imports overlap this step
         self.opts.out(f"  {step.name} ...")
         try:
             code = run_process(argv, cwd=self.store.workdir, env=self.env,
                                log_path=self.store.log_file(pipeline.name, step.name),
-                               out=self.opts.out, err=self.opts.err)
+                               out=self.opts.out, err=self.opts.err,
+                               server=None if step.action in step_server.COLD_ACTIONS else self.step_server())
         except KeyboardInterrupt:
             discard(staging)
             self.report.interrupted(step.name)

@@ -113,8 +113,11 @@ class Runner(PipelineWalk):
             code = 1
         except Interrupted:
             code = 130
+        else:
+            self.seal_registry()
         finally:
             self.hasher.save()
+            self.close_step_server()
             if not (self.opts.serve and code == 0):
                 self.servers.stop_started()
         self.report.summary(code, time.perf_counter() - start)
@@ -143,14 +146,14 @@ def run(opts: RunOptions) -> int:
     from mlopsc.api import load_project
     from mlopsc.diagnostics import SpecError, render
 
-    plan, diagnostics = compile_local_plan(opts.spec)
+    try:
+        project = load_project(opts.spec)  # once: the plan is compiled from the same IR
+    except SpecError as e:
+        opts.err(render(e.diagnostics, "text").rstrip())
+        return 1
+    plan, diagnostics = compile_local_plan(opts.spec, project)
     if plan is None:
         opts.err(render(diagnostics, "text").rstrip())
-        return 1
-    try:
-        project = load_project(opts.spec)
-    except SpecError as e:  # the compile above checked the spec; kept for a spec edited in between
-        opts.err(render(e.diagnostics, "text").rstrip())
         return 1
     terminate_as_interrupt()
     return Runner(project, opts, LocalPlan.from_json(plan)).run()

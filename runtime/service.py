@@ -136,6 +136,7 @@ def _monitor_once(project, spec, data, tracking_uri, workdir, out, err) -> int:
         return 130
     finally:
         runner.hasher.save()
+        runner.close_step_server()
     violated = [s.name for s in pipeline.steps if runner.values.get(("monitor", s.name, "violated")) is True]
     for s in pipeline.steps:
         if s.action == "drift":

@@ -95,7 +95,18 @@ def record_failure(call: StepCall, message: str) -> None:
             pass  # the message is on stderr either way
 
 
+def record_argv() -> None:
+    """Append this step process's command line (JSON, one per line) to the file named by
+    `MLOPSC_STEP_ARGV_LOG`: what ran, whether the step was a new interpreter or a fork of the
+    runner's warm step server (which sets `sys.orig_argv` to the step's command)."""
+    path = os.environ.get("MLOPSC_STEP_ARGV_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(sys.orig_argv) + "\n")
+
+
 def run_call(call: StepCall, log=None, err=None) -> int:
+    record_argv()
     err = err or _stderr
     log = log or (lambda m: print(m, flush=True))
     from mlopsc.api import load_project

@@ -3,7 +3,7 @@
 A target registers itself the way pytest plugins and dbt adapters do: an entry point in its
 distribution's metadata, `[project.entry-points."mlopsc.targets"] name = "module:Class"`.
 mlopsc declares its own four the same way, and also keeps them in `BUILTIN`, so compiling for a
-built-in target never scans the installed distributions (that scan costs ~50 ms). The scan runs
+built-in target never scans the installed distributions (`discover`, a few ms). The scan runs
 only for a name that is not built in, `names()` (`mlopsc targets`, `--target all`) and `exists()`.
 `--target all` compiles the targets the spec is configured for (`configured`).
 Classes are imported lazily, so `mlopsc targets` stays fast.
@@ -35,10 +35,9 @@ class UnknownTarget(KeyError):
 @lru_cache(maxsize=1)
 def registered() -> dict[str, str]:
     """Every target: the entry point group's, then the built-ins (a plugin cannot replace one)."""
-    from importlib.metadata import entry_points
+    from .discover import entry_points
 
-    found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
-    return {**found, **BUILTIN}
+    return {**entry_points(GROUP), **BUILTIN}
 
 
 def refresh() -> None:
@@ -66,6 +65,11 @@ def configured(spec_path: str) -> list[str]:
         project = api.load_project(spec_path)
     except SpecError:
         return names()
+    return configured_for(project)
+
+
+def configured_for(project) -> list[str]:
+    """`configured` for a spec already loaded (the CLI loads it once for every target)."""
     return [n for n in names() if not _settings_errors(get(n), project) and not _store_not_shared(get(n), project)]
 
 
@@ -87,5 +91,5 @@ def get(name: str) -> Target:
     return getattr(import_module(module), cls)()
 
 
-__all__ = ["GROUP", "OutputFile", "SubmitNotSupported", "Target", "UnknownTarget", "configured", "exists", "get",
+__all__ = ["GROUP", "OutputFile", "SubmitNotSupported", "Target", "UnknownTarget", "configured", "configured_for", "exists", "get",
            "names"]

@@ -56,8 +56,12 @@ class _Scope:
     inputs: dict[str, dict[str, Any]] = field(default_factory=lambda: {"parameters": {}, "artifacts": {}})
     bindings: dict[str, dict[str, Any]] = field(default_factory=lambda: {"parameters": {}, "artifacts": {}})
 
+    covered: set[str] = field(default_factory=set, repr=False)  # names in `steps` (a set: asked per edge)
+
     def covers(self, step: str) -> bool:
-        return any(s.name == step for s in self.steps)
+        if len(self.covered) != len(self.steps):  # `steps` only grows while the scope is built
+            self.covered = {s.name for s in self.steps}
+        return step in self.covered
 
     def task_for(self, step: str) -> str:
         """The task of this DAG that runs `step`: the step itself or the child holding it."""

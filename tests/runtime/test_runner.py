@@ -105,14 +105,6 @@ def no_servers_left(project):
     return not any(serving.glob("*.json")) if serving.exists() else True
 
 
-# Started before every Python process through PYTHONPATH: a step process (`-m mlopsc step ...`)
-# appends the argv it was started with to the file the test names.
-RECORDER = """
-import json, os, sys
-if "step" in sys.orig_argv and os.environ.get("ARGV_RECORD"):
-    with open(os.environ["ARGV_RECORD"], "a", encoding="utf-8") as f:
-        f.write(json.dumps(sys.orig_argv) + "\\n")
-"""
 
 
 def resolved(command, params, work, step, parameters=frozenset()):
@@ -141,10 +133,10 @@ def test_each_step_runs_the_command_of_the_compiled_local_plan(project, tmp_path
     from mlopsc.api import compile_spec
     from mlopsc.contract import parse_argv
 
-    (tmp_path / "sitecustomize.py").write_text(RECORDER)
+    # each step process (a new interpreter, or a fork of the warm step server) appends its argv
     record, work = tmp_path / "argv.jsonl", tmp_path / "work"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update(PYTHONPATH=str(tmp_path), ARGV_RECORD=str(record))
+    env.update(MLOPSC_STEP_ARGV_LOG=str(record))
     out = subprocess.run([sys.executable, "-m", "mlopsc", "run", str(project["spec"]), "--pipeline", "train",
                           "--until", "build-features", "--workdir", str(work)],
                          capture_output=True, text=True, timeout=300, env=env, check=False)
@@ -232,7 +224,7 @@ def test_a_second_run_is_served_from_the_cache(project):
     assert out.returncode == 0, out.stdout + out.stderr
     assert statuses(out.stdout) == {
         "resolve-data": "ok", "validate-data": "cached", "build-features": "cached", "train": "cached", "evaluate": "cached",
-        "register": "cached", "gate-failed": "skipped", "deploy-staging": "cached", "smoke-test-staging": "cached",
+        "register": "cached", "gate-failed": "skipped", "resolve-model": "cached", "deploy-staging": "cached", "smoke-test-staging": "cached",
         "load-test-staging": "cached", "approve-production": "cached", "deploy-production": "cached"}
     assert "version 1 serving production as decided (up to date)" in out.stdout
     assert "HTTP 200" in out.stdout and versions(project) == [1]
