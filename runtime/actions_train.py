@@ -1,4 +1,4 @@
-"""The training actions: `train` (once, a local sweep, or one trial of a SageMaker tuning job)
+"""The training actions: `train` (once, an in-process Optuna sweep, or one trial of a SageMaker tuning job)
 and `fine_tune`."""
 
 from __future__ import annotations
@@ -121,19 +121,19 @@ def tuning_hyperparameters() -> dict | None:
 
 
 def run_sweep(ctx: StepContext, tracker: Any, sweep: ir.Sweep, base: dict, fit) -> tuple[Any, dict, dict]:
-    """Run the trials as nested MLflow runs; the best by the objective is the step's model."""
+    """Run the Optuna study's trials as nested MLflow runs; the best trial's model is the step's
+    model (what the pipeline evaluates and registers)."""
     import mlflow
     from mlopsc.runtime import sweep as sw
 
-    proposals, note = sw.trials(sweep, seed=ctx.project.data.split.seed if ctx.project.data and
-                                ctx.project.data.split else 0)
+    count, note = sw.trial_count(sweep)
     if note:
         ctx.log(note)
-    best: tuple[Any, dict, dict] | None = None
-    best_value = None
-    for i, overrides in enumerate(proposals, 1):
+    results: dict[int, tuple[Any, dict, dict]] = {}
+
+    def objective(number: int, overrides: dict) -> float:
         hp = {**base, **overrides}
-        with mlflow.start_run(run_name=f"trial-{i}", nested=True):
+        with mlflow.start_run(run_name=f"trial-{number + 1}", nested=True):
             tracker.log_params(hp)
             model, metrics = fit(hp)
             tracker.log_metrics(metrics)
@@ -143,14 +143,18 @@ def run_sweep(ctx: StepContext, tracker: Any, sweep: ir.Sweep, base: dict, fit) 
                              f"function returned ({', '.join(sorted(metrics))}) (spec {sweep.span})")
         print(f"{sweep.metric}={value}", flush=True)
         shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in overrides.items())
-        ctx.log(f"trial {i}/{len(proposals)}: {shown} -> {sweep.metric}={value:.4g}")
-        if sw.better(value, best_value, sweep.goal):
-            best, best_value = (model, metrics, hp), value
-    assert best is not None
-    model, metrics, hp = best
-    tracker.log_params({k: v for k, v in hp.items()})
-    tracker.set_tags({"mlopsc.sweep.trials": str(len(proposals)), "mlopsc.sweep.strategy": sweep.strategy})
-    ctx.log(f"best trial: {sweep.metric}={best_value:.4g}")
+        ctx.log(f"trial {number + 1}/{count}: {shown} -> {sweep.metric}={value:.4g}")
+        results[number] = (model, metrics, hp)
+        return value
+
+    seed = ctx.project.data.split.seed if ctx.project.data and ctx.project.data.split else 0
+    study = sw.run_study(sweep, objective, seed=seed)
+    model, metrics, hp = results[study.best_trial.number]
+    tracker.log_params(dict(hp))
+    tracker.set_tags({"mlopsc.sweep.trials": str(len(study.trials)), "mlopsc.sweep.strategy": sweep.strategy,
+                      "mlopsc.sweep.sampler": type(study.sampler).__name__,
+                      "mlopsc.sweep.best_trial": str(study.best_trial.number + 1)})
+    ctx.log(f"best trial {study.best_trial.number + 1}: {sweep.metric}={study.best_value:.4g}")
     return model, metrics, hp
 
 
