@@ -52,6 +52,8 @@ def train(ctx: StepContext) -> dict:
         commit, dirty = git_commit(ctx.spec_dir)
     tags = lineage_tags(git_commit=commit, git_dirty=dirty, spec_hash=project.spec_hash,
                         data_versions=versions)
+    if os.environ.get("MLOPSC_KATIB_TRIAL"):  # a Katib trial: the controller finds the best one's run
+        tags = {**tags, "mlopsc.katib.trial": os.environ["MLOPSC_KATIB_TRIAL"]}
     tracker = step_tracker(ctx)
     sweep = t.sweep if ctx.args.get("sweep") == "true" else None
     tuning_hp = tuning_hyperparameters() if sweep else None
@@ -106,13 +108,18 @@ def log_training_inputs(ctx: StepContext, tracker: Any, frames: dict, versions: 
             tracker.log_input(name, ds.uri, str(versions[name]), df)
 
 
+KATIB_HP = "MLOPSC_TRIAL_HP_"  # targets/kubeflow/katib.py sets these in each trial's container
+
+
 def tuning_hyperparameters() -> dict | None:
-    """A SageMaker tuning trial's hyperparameters (JSON-encoded strings), or None elsewhere."""
+    """A native tuner's trial hyperparameters (JSON-encoded strings): SageMaker's
+    hyperparameters.json, or Katib's `MLOPSC_TRIAL_HP_<name>` env; None outside a trial."""
+    trial = {k[len(KATIB_HP):]: v for k, v in os.environ.items() if k.startswith(KATIB_HP)}
     path = Path(os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")) / "hyperparameters.json"
-    if not path.is_file():
+    if not trial and not path.is_file():
         return None
     out = {}
-    for k, v in read_json(path).items():
+    for k, v in (trial or read_json(path)).items():
         try:
             out[k] = json.loads(v) if isinstance(v, str) else v
         except ValueError:
