@@ -66,7 +66,7 @@ def train(ctx: StepContext) -> dict:
             tracker.log_params(hp)
             model, metrics = fit(hp)
             if sweep:
-                print(f"{sweep.metric}={metrics.get(sweep.metric, float('nan'))}", flush=True)
+                report_trial_metric(sweep.metric, metrics.get(sweep.metric, float("nan")))
         tracker.log_metrics(metrics)
         log_training_inputs(ctx, tracker, frames, versions)
         model_uri = log_trained_model(ctx, tracker, model, df)
@@ -125,6 +125,21 @@ def tuning_hyperparameters() -> dict | None:
         except ValueError:
             out[k] = v
     return out
+
+
+def report_trial_metric(metric: str, value: float) -> None:
+    """A native tuner's trial objective: `<metric>=<value>` on stdout (SageMaker's regex, Katib's
+    StdOut collector) and, in a Vertex trial, the line cloudml-hypertune writes for Vertex."""
+    print(f"{metric}={value}", flush=True)
+    if "CLOUD_ML_TRIAL_ID" in os.environ:
+        import time
+
+        path = Path(os.environ.get("CLOUD_ML_HP_METRIC_FILE", "/tmp/hypertune/output.metrics"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = {"timestamp": time.time(), "trial": os.environ["CLOUD_ML_TRIAL_ID"], metric: str(value),
+                "global_step": "0", "checkpoint_path": ""}
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
 
 
 def run_sweep(ctx: StepContext, tracker: Any, sweep: ir.Sweep, base: dict, fit) -> tuple[Any, dict, dict]:

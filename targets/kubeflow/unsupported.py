@@ -61,6 +61,9 @@ def _sweep(project: ir.Project, sweep: ir.Sweep) -> list[Diagnostic]:
         return [note(NAME, sweep.span, "the sweep runs inside the train step's pod as an Optuna study "
                                        "(`tuner: katib` makes it a Katib Experiment); `parallel_trials` "
                                        "share that pod's resources")]
-    return [note(NAME, p.span, f"Katib's v1beta1 search space has no log scale: `{p.name}` is searched "
-                               "uniformly between its bounds")
-            for p in sweep.parameters if p.distribution == "log_uniform"]
+    found = [note(NAME, sweep.span, "the sweep is compiled as a Katib Experiment "
+                                    "(tuning/train.experiment.yaml), but the train pipeline's step still runs it "
+                                    "in process as an Optuna study; apply the Experiment to tune with Katib")]
+    return found + [note(NAME, p.span, f"Katib's v1beta1 search space has no log scale: `{p.name}` is "
+                                       "searched uniformly between its bounds")
+                    for p in sweep.parameters if p.distribution == "log_uniform"]

@@ -25,7 +25,8 @@ def test_churn_compiles_to_the_expected_files():
     names = ["deploy", "monitor", "train"]
     assert sorted(result.bundles["vertex"]) == sorted(
         ["README.md", "feature_repo/feature_store.yaml", "feature_repo/features.py", "manifest.json",
-         "schedules/monitor.schedule.json", "schedules/train.schedule.json"]
+         "schedules/monitor.schedule.json", "schedules/train.schedule.json",
+         "jobs/train.hyperparameter-tuning-job.json"]
         + [f"pipelines/{n}.yaml" for n in names] + [f"jobs/{n}.runtime-config.json" for n in names])
     assert all(d.code == "W702" for d in result.diagnostics)
 
