@@ -189,9 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--ready")
     a = parser.parse_args(argv)
     if a.kind == "model":
-        from mlopsc.runtime.serving import ModelServer
-
-        from mlopsc.runtime.serving import load_pyfunc
+        from mlopsc.runtime.serving import ModelServer, load_pyfunc
 
         model = load_pyfunc(a.model_uri, a.tracking_uri)
         if os.environ.get("MLOPSC_FEAST_REPO"):  # features.store: feast: look features up by entity key

@@ -13,7 +13,7 @@ import sys
 
 from mlopsc.runtime.actions_train import KATIB_HP
 
-_HP = re.compile(r"^--([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+_HP = re.compile(r"^--([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 

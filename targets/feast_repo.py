@@ -150,8 +150,8 @@ def definitions(project: ir.Project, data_root: str) -> str:
         entities.setdefault(view.entity, view.join_key)
     key_types = {v.entity: join_key_type(project, v) for v in reversed(feats.views)}
     for name, key in sorted(entities.items()):
-        lines += [f"{name}_entity = Entity(name={name!r}, join_keys=[{key!r}], "
-                  f"value_type=ValueType.{key_types.get(name, 'STRING')})", ""]
+        lines += [(f"{name}_entity = Entity(name={name!r}, join_keys=[{key!r}], "
+                   f"value_type=ValueType.{key_types.get(name, 'STRING')})"), ""]
     for view in feats.views:
         lines += view_definition(project, view, data_root)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -71,7 +71,7 @@ def trial_call(project: ir.Project) -> list[str]:
 
 def trial_spec(project: ir.Project) -> dict:
     t = project.training
-    env = [{"name": HP_ENV + p.name, "value": "${trialParameters.%s}" % trial_parameter(p.name)}
+    env = [{"name": HP_ENV + p.name, "value": f"${{trialParameters.{trial_parameter(p.name)}}}"}
            for p in t.sweep.parameters]
     env += [{"name": TRIAL_ENV, "value": "${trialSpec.Name}"}, {"name": DATA_ENV, "value": ""}]
     requests = {"cpu": cpu_quantity(t.resources.cpu), "memory": memory_quantity(t.resources.memory_bytes)}

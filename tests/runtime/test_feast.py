@@ -113,7 +113,7 @@ def test_a_request_with_only_the_customer_id_gets_the_online_features(trained):
     # the same model, served inline: the full rows, no store
     inline = load_pyfunc(ref["model_uri"], ref["tracking_uri"]).predict(raw.drop(columns=["churned"]))
     assert by_id == pytest.approx(list(map(float, inline)), abs=1e-6)
-    assert len(set(round(p, 6) for p in by_id)) > 1  # real per-customer answers, not one default
+    assert len({round(p, 6) for p in by_id}) > 1  # real per-customer answers, not one default
 
 
 def test_features_are_point_in_time_correct(tmp_path, monkeypatch):

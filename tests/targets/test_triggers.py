@@ -90,8 +90,7 @@ def test_the_sagemaker_rule_starts_the_train_pipeline_on_the_datas_s3_events(ret
 
 
 def test_the_data_trigger_template_passes_cfn_lint(retrain):
-    from cfnlint.api import ManualArgs
-    from cfnlint.api import lint
+    from cfnlint.api import ManualArgs, lint
 
     text = retrain.bundles["sagemaker"]["cloudformation/data-trigger.json"]
     assert [f"{m.rule.id}: {m.message}" for m in lint(text, config=ManualArgs(regions=["us-east-1"]))
