@@ -132,6 +132,7 @@ class FeatureView(Node):
     transform: str | None  # "file.py:function"
     features: tuple[tuple[str, str], ...]  # (name, type)
     span: Span = NO_SPAN
+    timestamp: str | None = None  # the source's event-time column (Feast's timestamp_field)
 
 
 @node

@@ -111,6 +111,7 @@ def view(ctx: Context, name: str, raw: dict, entities: dict) -> ir.FeatureView:
         transform=raw.get("transform"),
         features=tuple((f, t) for f, t in (raw.get("features") or {}).items()),
         span=ctx.span(path),
+        timestamp=raw.get("timestamp"),
     )
 
 

@@ -19,7 +19,7 @@ module imports what it needs (pandas, numpy, scipy, torch, mlflow) itself:
   calling an endpoint, approval, alerts): `platforms.current(ctx)` is the step's `Platform`
   (`local`, `sagemaker`, `kubeflow`, `vertex`).
 - `monitoring`: monitor_infra, performance, llm_quality, eval_suite, act, notify.
-- `sweep`: the trials a sweep strategy proposes (grid, random; bayesian falls back to random).
+- `sweep`: in-process sweeps as an Optuna study (TPE for bayesian, random, grid).
 - `stepio`, `stepmain`: the step contract's references (`PATH#KEY`, KFP ExecutorOutput,
   `${secret:..}`) and `mlopsc step` itself.
 - `runner`, `cachekey`: `mlopsc run` (steps as processes, content-hash cache, staging, resume).

@@ -13,6 +13,7 @@ from mlopsc.runtime.steps import (
     read_frames,
     requested_version,
     step_storage,
+    training_dataset,
     write_frames,
     write_json,
 )
@@ -50,10 +51,36 @@ def validate(ctx: StepContext) -> dict:
 
 
 def features(ctx: StepContext) -> dict:
+    """Apply the feature views: inline, or through Feast (`features.store: feast`)."""
     frames, versions = read_frames(ctx.input_path("data"))
-    out = apply_views(ctx.project, frames, ctx.spec_dir)
+    project = ctx.project
+    if project.features and project.features.store == "feast" and project.features.views:
+        out = feast_features(ctx, frames)
+    else:
+        out = apply_views(project, frames, ctx.spec_dir)
     write_frames(ctx.output("features"), out, versions)
     return {"datasets": sorted(out)}
+
+
+def feast_features(ctx: StepContext, frames: dict) -> dict:
+    """Write the target's feature repository, the views' offline files (the transforms run as a
+    batch transformation), `apply`, the training rows from `get_historical_features`
+    (point-in-time correct), and `materialize` to the online store. Datasets other than the
+    training rows (e.g. a holdout) get the transforms inline, as the served model does."""
+    from mlopsc.runtime import feast_store
+
+    project = ctx.project
+    name = training_dataset(project)
+    path = feast_store.write_repo(project, ctx.target, feast_store.repo_path(ctx.root))
+    offline = feast_store.write_offline(path, ctx.target, project, frames, ctx.spec_dir)
+    store = feast_store.open_store(path)
+    store.apply(feast_store.definitions(path))
+    out = apply_views(project, frames, ctx.spec_dir, only={n for n in frames if n != name})
+    out[name] = feast_store.historical(store, project, frames[name])
+    feast_store.materialize(store, offline, project)
+    ctx.log(f"feast: applied {len(project.features.views)} view(s) in {path}, "
+            f"{len(out[name])} training rows from get_historical_features, online store materialized")
+    return out
 
 
 def drift(ctx: StepContext) -> dict:

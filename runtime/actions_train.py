@@ -1,4 +1,4 @@
-"""The training actions: `train` (once, a local sweep, or one trial of a SageMaker tuning job)
+"""The training actions: `train` (once, an in-process Optuna sweep, or one trial of a SageMaker tuning job)
 and `fine_tune`."""
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def train(ctx: StepContext) -> dict:
         commit, dirty = git_commit(ctx.spec_dir)
     tags = lineage_tags(git_commit=commit, git_dirty=dirty, spec_hash=project.spec_hash,
                         data_versions=versions)
+    if os.environ.get("MLOPSC_KATIB_TRIAL"):  # a Katib trial: the controller finds the best one's run
+        tags = {**tags, "mlopsc.katib.trial": os.environ["MLOPSC_KATIB_TRIAL"]}
     tracker = step_tracker(ctx)
     sweep = t.sweep if ctx.args.get("sweep") == "true" else None
     tuning_hp = tuning_hyperparameters() if sweep else None
@@ -65,7 +67,7 @@ def train(ctx: StepContext) -> dict:
             tracker.log_params(hp)
             model, metrics = fit(hp)
             if sweep:
-                print(f"{sweep.metric}={metrics.get(sweep.metric, float('nan'))}", flush=True)
+                report_trial_metric(sweep.metric, metrics.get(sweep.metric, float("nan")))
         tracker.log_metrics(metrics)
         log_training_inputs(ctx, tracker, frames, versions)
         model_uri = log_trained_model(ctx, tracker, model, df)
@@ -107,13 +109,18 @@ def log_training_inputs(ctx: StepContext, tracker: Any, frames: dict, versions: 
             tracker.log_input(name, ds.uri, str(versions[name]), df)
 
 
+KATIB_HP = "MLOPSC_TRIAL_HP_"  # targets/kubeflow/katib.py sets these in each trial's container
+
+
 def tuning_hyperparameters() -> dict | None:
-    """A SageMaker tuning trial's hyperparameters (JSON-encoded strings), or None elsewhere."""
+    """A native tuner's trial hyperparameters (JSON-encoded strings): SageMaker's
+    hyperparameters.json, or Katib's `MLOPSC_TRIAL_HP_<name>` env; None outside a trial."""
+    trial = {k[len(KATIB_HP):]: v for k, v in os.environ.items() if k.startswith(KATIB_HP)}
     path = Path(os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")) / "hyperparameters.json"
-    if not path.is_file():
+    if not trial and not path.is_file():
         return None
     out = {}
-    for k, v in read_json(path).items():
+    for k, v in (trial or read_json(path)).items():
         try:
             out[k] = json.loads(v) if isinstance(v, str) else v
         except ValueError:
@@ -121,20 +128,35 @@ def tuning_hyperparameters() -> dict | None:
     return out
 
 
+def report_trial_metric(metric: str, value: float) -> None:
+    """A native tuner's trial objective: `<metric>=<value>` on stdout (SageMaker's regex, Katib's
+    StdOut collector) and, in a Vertex trial, the line cloudml-hypertune writes for Vertex."""
+    print(f"{metric}={value}", flush=True)
+    if "CLOUD_ML_TRIAL_ID" in os.environ:
+        import time
+
+        path = Path(os.environ.get("CLOUD_ML_HP_METRIC_FILE", "/tmp/hypertune/output.metrics"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = {"timestamp": time.time(), "trial": os.environ["CLOUD_ML_TRIAL_ID"], metric: str(value),
+                "global_step": "0", "checkpoint_path": ""}
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+
+
 def run_sweep(ctx: StepContext, tracker: Any, sweep: ir.Sweep, base: dict, fit) -> tuple[Any, dict, dict]:
-    """Run the trials as nested MLflow runs; the best by the objective is the step's model."""
+    """Run the Optuna study's trials as nested MLflow runs; the best trial's model is the step's
+    model (what the pipeline evaluates and registers)."""
     import mlflow
     from mlopsc.runtime import sweep as sw
 
-    proposals, note = sw.trials(sweep, seed=ctx.project.data.split.seed if ctx.project.data and
-                                ctx.project.data.split else 0)
+    count, note = sw.trial_count(sweep)
     if note:
         ctx.log(note)
-    best: tuple[Any, dict, dict] | None = None
-    best_value = None
-    for i, overrides in enumerate(proposals, 1):
+    results: dict[int, tuple[Any, dict, dict]] = {}
+
+    def objective(number: int, overrides: dict) -> float:
         hp = {**base, **overrides}
-        with mlflow.start_run(run_name=f"trial-{i}", nested=True):
+        with mlflow.start_run(run_name=f"trial-{number + 1}", nested=True):
             tracker.log_params(hp)
             model, metrics = fit(hp)
             tracker.log_metrics(metrics)
@@ -144,14 +166,18 @@ def run_sweep(ctx: StepContext, tracker: Any, sweep: ir.Sweep, base: dict, fit) 
                              f"function returned ({', '.join(sorted(metrics))}) (spec {sweep.span})")
         print(f"{sweep.metric}={value}", flush=True)
         shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in overrides.items())
-        ctx.log(f"trial {i}/{len(proposals)}: {shown} -> {sweep.metric}={value:.4g}")
-        if sw.better(value, best_value, sweep.goal):
-            best, best_value = (model, metrics, hp), value
-    assert best is not None
-    model, metrics, hp = best
-    tracker.log_params({k: v for k, v in hp.items()})
-    tracker.set_tags({"mlopsc.sweep.trials": str(len(proposals)), "mlopsc.sweep.strategy": sweep.strategy})
-    ctx.log(f"best trial: {sweep.metric}={best_value:.4g}")
+        ctx.log(f"trial {number + 1}/{count}: {shown} -> {sweep.metric}={value:.4g}")
+        results[number] = (model, metrics, hp)
+        return value
+
+    seed = ctx.project.data.split.seed if ctx.project.data and ctx.project.data.split else 0
+    study = sw.run_study(sweep, objective, seed=seed)
+    model, metrics, hp = results[study.best_trial.number]
+    tracker.log_params(dict(hp))
+    tracker.set_tags({"mlopsc.sweep.trials": str(len(study.trials)), "mlopsc.sweep.strategy": sweep.strategy,
+                      "mlopsc.sweep.sampler": type(study.sampler).__name__,
+                      "mlopsc.sweep.best_trial": str(study.best_trial.number + 1)})
+    ctx.log(f"best trial {study.best_trial.number + 1}: {sweep.metric}={study.best_value:.4g}")
     return model, metrics, hp
 
 

@@ -85,6 +85,12 @@ def healthy(url: str, timeout: float = 2.0) -> dict | None:
         return {}
 
 
+def feast_env(root: Path) -> dict[str, str]:
+    """MLOPSC_FEAST_REPO for model servers when the features step built a Feast repository."""
+    repo = root / ".mlopsc" / "feast"
+    return {"MLOPSC_FEAST_REPO": str(repo.resolve())} if (repo / "feature_store.yaml").is_file() else {}
+
+
 def start(kind: str, args: list[str], root: Path, name: str, timeout: float = 180.0,
           env: dict[str, str] | None = None) -> dict:
     """Start `python -m mlopsc.runtime.localserve KIND ARGS` detached; return {pid, url, log}."""
@@ -96,7 +102,7 @@ def start(kind: str, args: list[str], root: Path, name: str, timeout: float = 18
         proc = subprocess.Popen(
             [sys.executable, "-m", "mlopsc.runtime.localserve", kind, *args, "--ready", str(ready)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **feast_env(root), **(env or {})},
         )
     deadline = time.monotonic() + timeout
     try:
@@ -183,10 +189,14 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--ready")
     a = parser.parse_args(argv)
     if a.kind == "model":
-        from mlopsc.runtime.serving import ModelServer
+        from mlopsc.runtime.serving import ModelServer, load_pyfunc
 
-        server = ModelServer.from_model_uri(a.model_uri, tracking_uri=a.tracking_uri, name=a.name,
-                                            version=a.version, host=a.host, port=a.port)
+        model = load_pyfunc(a.model_uri, a.tracking_uri)
+        if os.environ.get("MLOPSC_FEAST_REPO"):  # features.store: feast: look features up by entity key
+            from mlopsc.runtime.feast_store import OnlineFeatures
+
+            model = OnlineFeatures(model, Path(os.environ["MLOPSC_FEAST_REPO"]))
+        server = ModelServer(model, name=a.name, version=a.version, host=a.host, port=a.port)
         _serve(server, a.ready)
         return
     from mlopsc import ir

@@ -87,13 +87,17 @@ class Target:
         raise NotImplementedError
 
     def compile(self, project: ir.Project) -> tuple[list[OutputFile], list[Diagnostic]]:
+        from . import feast_repo, triggers  # parts every target compiles the same way
+
         _, found = self.settings(project)
         if not _has_error(found):
-            found = found + self.unsupported(project)
+            found = (found + self.unsupported(project) + feast_repo.check(self.name, project)
+                     + triggers.check(self.name, project))
         found = sorted(found)
         if _has_error(found):
             return [], found
-        return sorted(self.files(project), key=lambda f: f.path), found
+        files = self.files(project) + feast_repo.files(self.name, project) + triggers.files(self.name, project)
+        return sorted(files, key=lambda f: f.path), found
 
     def submit(self, project: ir.Project, compiled_files: dict[str, str], **options: Any) -> list[dict[str, str]]:
         """Create or update the compiled pipelines on the platform (`options`: endpoint_url, dry_run,

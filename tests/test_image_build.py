@@ -74,3 +74,7 @@ def test_requirements_take_the_core_and_the_runtime_extra_only():
     for target in ("sagemaker", "kubeflow", "vertex"):
         assert image_context.mlopsc_requirements(requires, target) == cloud, target
     assert image_context.mlopsc_requirements(requires, "local") == ["pyyaml>=6.0", "mlflow>=3.0"]
+    with_feast = requires + ['feast[redis,aws]==0.67.0; extra == "feast"']
+    assert image_context.mlopsc_requirements(with_feast, "local") == ["pyyaml>=6.0", "mlflow>=3.0"]
+    assert image_context.mlopsc_requirements(with_feast, "local", feast=True) == [
+        "pyyaml>=6.0", "mlflow>=3.0", "feast[redis,aws]==0.67.0"]

@@ -17,6 +17,8 @@ class Settings:
     serving: str = "kserve"
     node_selectors: dict[str, str] = field(default_factory=dict)  # GPU type -> node label value
     service_account: str | None = None
+    tuner: str = "in_process"  # katib | in_process
+    feast: dict[str, str] | None = None  # {registry, redis} for features.store: feast
 
 
 def parse(project: ir.Project) -> tuple[Settings | None, list[Diagnostic]]:

@@ -9,7 +9,7 @@ from mlopsc.emit import json_text, yaml_documents, yaml_text
 from mlopsc.targets.base import OutputFile, Target
 from mlopsc.targets.kfp_ir import Dialect, build, render
 
-from . import gateway, kserve, schedule, shadow
+from . import gateway, katib, kserve, schedule, shadow
 from .settings import Settings, parse
 from .unsupported import unsupported
 
@@ -51,6 +51,8 @@ class KubeflowTarget(Target):
             if pipeline.schedule:
                 out.append(OutputFile(f"schedules/{pipeline.name}.recurring-run.json",
                                       json_text(schedule.recurring_run(project, pipeline, compiled))))
+        if katib.uses_katib(project):
+            out.append(OutputFile("tuning/train.experiment.yaml", yaml_text(katib.experiment(project))))
         if project.deployment:
             for env in project.deployment.environments:
                 manifest = kserve.inference_service(project, env)

@@ -24,9 +24,7 @@ def unsupported(project: ir.Project) -> list[Diagnostic]:
         found.append(note(NAME, span, "spot capacity is not requested: Kubernetes has no portable spot "
                                       "setting, so the step runs on the nodes its GPU selector picks"))
     if project.training and project.training.sweep:
-        found.append(note(NAME, project.training.sweep.span,
-                          "the sweep runs inside the train step's pod (no Katib experiment); "
-                          "`parallel_trials` share that pod's resources"))
+        found += _sweep(project, project.training.sweep)
     return found
 
 
@@ -54,3 +52,18 @@ def _spot(project: ir.Project) -> list[tuple[ir.Span, ir.Spot]]:
     if ft and ft.spot and ft.spot.enabled:
         found.append((ft.spot.span, ft.spot))
     return found
+
+
+def _sweep(project: ir.Project, sweep: ir.Sweep) -> list[Diagnostic]:
+    from .katib import uses_katib
+
+    if not uses_katib(project):
+        return [note(NAME, sweep.span, "the sweep runs inside the train step's pod as an Optuna study "
+                                       "(`tuner: katib` makes it a Katib Experiment); `parallel_trials` "
+                                       "share that pod's resources")]
+    found = [note(NAME, sweep.span, "the sweep is compiled as a Katib Experiment "
+                                    "(tuning/train.experiment.yaml), but the train pipeline's step still runs it "
+                                    "in process as an Optuna study; apply the Experiment to tune with Katib")]
+    return found + [note(NAME, p.span, f"Katib's v1beta1 search space has no log scale: `{p.name}` is "
+                                       "searched uniformly between its bounds")
+                    for p in sweep.parameters if p.distribution == "log_uniform"]

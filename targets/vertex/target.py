@@ -15,7 +15,7 @@ from mlopsc.emit import json_text
 from mlopsc.targets.base import OutputFile, Target
 from mlopsc.targets.kfp_ir import Compiled, build, render
 
-from . import deploy, gateway, jobs
+from . import deploy, gateway, jobs, tuning
 from .dialect import VertexDialect
 from .settings import Settings, parse, settings
 from .unsupported import unsupported
@@ -70,6 +70,9 @@ class VertexTarget(Target):
             if pipeline.schedule:
                 out.append(OutputFile(f"schedules/{pipeline.name}.schedule.json",
                                       json_text(jobs.schedule_body(project, pipeline, compiled))))
+        if project.training and project.training.sweep:
+            out.append(OutputFile("jobs/train.hyperparameter-tuning-job.json",
+                                  json_text(tuning.tuning_job(project))))
         if project.llm and project.llm.gateway:
             out += [OutputFile(path, text) for path, text in gateway.files(project)]
         return out

@@ -29,8 +29,10 @@ def unsupported(project: ir.Project) -> list[Diagnostic]:
                     "custom job (only a CustomJob with `scheduling.strategy: SPOT` can use Spot VMs)"))
              for span in _spot_spans(project)]
     if sweep is not None:
-        notes.append((sweep.span, ("the sweep runs inside the train step's custom job (no Vertex "
-                                  "HyperparameterTuningJob); `parallel_trials` share that machine")))
+        notes.append((sweep.span, ("the sweep is compiled as a Vertex HyperparameterTuningJob "
+                                  "(jobs/train.hyperparameter-tuning-job.json), but the train pipeline's step "
+                                  "still runs it in process as an Optuna study; `parallel_trials` share that "
+                                  "machine there")))
     found += [note(NAME, span, text) for span, text in notes]
     return found
 

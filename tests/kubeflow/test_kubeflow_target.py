@@ -19,9 +19,11 @@ def test_churn_compiles_to_the_expected_files():
     result = api.compile_spec("specs/churn.yaml", ["kubeflow"])
     assert result.ok, [d.text() for d in result.diagnostics]
     assert sorted(result.bundles["kubeflow"]) == [
-        "README.md", "manifest.json", "pipelines/deploy.yaml", "pipelines/monitor.yaml", "pipelines/train.yaml",
+        "README.md", "ci/train-on-code-change.yaml", "feature_repo/feature_store.yaml", "feature_repo/features.py", "manifest.json",
+        "pipelines/deploy.yaml", "pipelines/monitor.yaml", "pipelines/train.yaml",
         "schedules/monitor.recurring-run.json", "schedules/train.recurring-run.json",
-        "serving/production.inferenceservice.yaml", "serving/staging.inferenceservice.yaml"]
+        "serving/production.inferenceservice.yaml", "serving/staging.inferenceservice.yaml",
+        "tuning/train.experiment.yaml"]
     assert all(d.code == "W702" for d in result.diagnostics)
 
 

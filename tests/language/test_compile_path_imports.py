@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HEAVY = ["kfp", "boto3", "botocore", "sagemaker", "google.cloud.aiplatform", "mlflow", "torch", "pandas", "numpy"]
+HEAVY = ["kfp", "boto3", "botocore", "sagemaker", "google.cloud.aiplatform", "mlflow", "torch", "pandas", "numpy",
+         "feast", "optuna"]
 
 PROBE = """
 import json, sys

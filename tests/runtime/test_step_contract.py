@@ -92,15 +92,20 @@ def _sweep(strategy, params, max_trials=4):
         ir.SweepParameter(n, d, ir.freeze(v)) for n, d, v in params))
 
 
-def test_sweep_trials_grid_random_and_bayesian_fallback():
-    grid, note = sweep.trials(_sweep("grid", [("lr", "log_uniform", [0.001, 0.1]), ("h", "choice", [8, 16])], 10))
-    assert note is None and len(grid) == 6
-    assert [t["h"] for t in grid[:2]] == [8, 16] and grid[0]["lr"] == pytest.approx(0.001)
-    random_a, _ = sweep.trials(_sweep("random", [("lr", "uniform", [0, 1]), ("n", "int_uniform", [1, 3])]))
-    random_b, _ = sweep.trials(_sweep("random", [("lr", "uniform", [0, 1]), ("n", "int_uniform", [1, 3])]))
-    assert random_a == random_b and len(random_a) == 4 and all(1 <= t["n"] <= 3 for t in random_a)
-    bayes, note = sweep.trials(_sweep("bayesian", [("lr", "uniform", [0, 1])]))
-    assert len(bayes) == 4 and "falling back to random" in note
+def test_sweep_studies_grid_random_and_bayesian():
+    # the in-process sweep is an Optuna study (tests/runtime/test_sweep.py covers it in depth)
+    grid = sweep.run_study(_sweep("grid", [("lr", "log_uniform", [0.001, 0.1]), ("h", "choice", [8, 16])], 10),
+                           lambda _n, hp: hp["lr"] * hp["h"])
+    assert len(grid.trials) == 6
+    assert sorted({t.params["lr"] for t in grid.trials}) == pytest.approx([0.001, 0.01, 0.1])
+    assert sweep.trial_count(_sweep("grid", [("h", "choice", [8, 16])])) == (2, None)
+    random_spec = _sweep("random", [("lr", "uniform", [0, 1]), ("n", "int_uniform", [1, 3])])
+    a = sweep.run_study(random_spec, lambda _n, hp: hp["lr"])
+    b = sweep.run_study(random_spec, lambda _n, hp: hp["lr"])
+    assert [t.params for t in a.trials] == [t.params for t in b.trials] and len(a.trials) == 4
+    assert all(1 <= t.params["n"] <= 3 for t in a.trials)
+    bayes = sweep.run_study(_sweep("bayesian", [("lr", "uniform", [0, 1])]), lambda _n, hp: hp["lr"])
+    assert type(bayes.sampler).__name__ == "TPESampler" and len(bayes.trials) == 4
 
 
 def test_cron_next_run():

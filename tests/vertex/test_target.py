@@ -24,7 +24,9 @@ def test_churn_compiles_to_the_expected_files():
     assert result.ok, [d.text() for d in result.diagnostics]
     names = ["deploy", "monitor", "train"]
     assert sorted(result.bundles["vertex"]) == sorted(
-        ["README.md", "manifest.json", "schedules/monitor.schedule.json", "schedules/train.schedule.json"]
+        ["README.md", "ci/train-on-code-change.yaml", "feature_repo/feature_store.yaml", "feature_repo/features.py", "manifest.json",
+         "schedules/monitor.schedule.json", "schedules/train.schedule.json",
+         "jobs/train.hyperparameter-tuning-job.json"]
         + [f"pipelines/{n}.yaml" for n in names] + [f"jobs/{n}.runtime-config.json" for n in names])
     assert all(d.code == "W702" for d in result.diagnostics)
 
