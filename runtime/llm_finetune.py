@@ -49,8 +49,11 @@ def fine_tune(ctx: StepContext) -> dict:
     base = base_model_path(llm.base_model, ctx.spec_dir)
     tokenizer, model = load_trainable(base, ft)
     out = ctx.root / ".mlopsc" / "llm" / (ctx.pipeline or "train") / (ctx.step or "train")
-    metrics = train(model, tokenizer, train_rows, eval_rows, ft, checkpoint_dir(ctx), ctx.log)
+    ckpt = checkpoint_dir(ctx)
+    key = checkpoint_key(ctx.project, versions, base)
+    metrics = train(model, tokenizer, train_rows, eval_rows, ft, (ckpt, key), ctx.log)
     save(model, tokenizer, out, base, ft.method)
+    (ckpt / "state.pt").unlink(missing_ok=True)  # finished: a later job starts fresh
     ref = log_run(ctx, out, metrics, versions, base)
     write_model_ref(ctx.output("model"), ref)
     if "metrics" in ctx.outputs:
@@ -129,14 +132,25 @@ def eval_loss(model: Any, tokenizer: Any, examples: list[tuple[str, str]]) -> fl
     return total / n
 
 
-def train(model: Any, tokenizer: Any, train_rows: list, eval_rows: list, ft: Any, ckpt: Path, log: Any) -> dict:
+def checkpoint_key(project: Any, versions: dict, base: str) -> str:
+    """What a checkpoint belongs to: the spec, the data read and the base model. A checkpoint
+    left by another job (the same S3 prefix, the same work directory) is not resumed."""
+    import hashlib
+
+    text = json.dumps([project.spec_hash, versions, base], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def train(model: Any, tokenizer: Any, train_rows: list, eval_rows: list, ft: Any, checkpoint: tuple[Path, str],
+          log: Any) -> dict:
     """Epochs of AdamW over shuffled batches, a checkpoint after each, resumed when one exists."""
     import torch
 
+    ckpt, key = checkpoint
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=ft.learning_rate)
     before = eval_loss(model, tokenizer, eval_rows)
-    start = resume(model, optimizer, ckpt, log)
+    start = resume(model, optimizer, ckpt, key, log)
     losses: list[float] = []
     for epoch in range(start, ft.epochs):
         model.train()
@@ -147,8 +161,8 @@ def train(model: Any, tokenizer: Any, train_rows: list, eval_rows: list, ft: Any
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
-            losses.append(float(loss))
-        save_checkpoint(model, optimizer, ckpt, epoch + 1)
+            losses.append(loss.item())
+        save_checkpoint(model, optimizer, ckpt, key, epoch + 1)
         log(f"epoch {epoch + 1}/{ft.epochs}: train loss {losses[-1]:.4f}")
     return {"eval_loss_before": before, "eval_loss": eval_loss(model, tokenizer, eval_rows),
             "train_loss": losses[-1] if losses else float("nan"), "epochs": float(ft.epochs),
@@ -170,23 +184,26 @@ def trainable_state(model: Any) -> dict:
     return {k: v for k, v in model.state_dict().items() if k in names}
 
 
-def save_checkpoint(model: Any, optimizer: Any, ckpt: Path, epoch: int) -> None:
+def save_checkpoint(model: Any, optimizer: Any, ckpt: Path, key: str, epoch: int) -> None:
     import torch
 
     ckpt.mkdir(parents=True, exist_ok=True)
     tmp = ckpt / "state.pt.tmp"
-    torch.save({"epoch": epoch, "model": trainable_state(model), "optimizer": optimizer.state_dict()}, tmp)
+    torch.save({"key": key, "epoch": epoch, "model": trainable_state(model), "optimizer": optimizer.state_dict()}, tmp)
     os.replace(tmp, ckpt / "state.pt")  # a job stopped mid-write keeps the previous checkpoint
 
 
-def resume(model: Any, optimizer: Any, ckpt: Path, log: Any) -> int:
-    """The first epoch still to run: 0, or the one after the last checkpoint."""
+def resume(model: Any, optimizer: Any, ckpt: Path, key: str, log: Any) -> int:
+    """The first epoch still to run: 0, or the one after this job's last checkpoint."""
     import torch
 
     path = ckpt / "state.pt"
     if not path.is_file():
         return 0
     state = torch.load(path, weights_only=True)
+    if state.get("key") != key:
+        log(f"ignoring the checkpoint at {path}: another spec, data or base model made it")
+        return 0
     model.load_state_dict(state["model"], strict=False)
     optimizer.load_state_dict(state["optimizer"])
     log(f"resuming from the checkpoint after epoch {state['epoch']} ({path})")
