@@ -171,9 +171,9 @@ def train(model: Any, tokenizer: Any, train_rows: list, eval_rows: list, ft: Any
 
 
 def checkpoint_dir(ctx: StepContext) -> Path:
-    """SageMaker syncs /opt/ml/checkpoints with S3 (managed spot); elsewhere `MLOPSC_CHECKPOINT_DIR`
-    or the work directory."""
-    if ctx.target == "sagemaker" and Path(SAGEMAKER_CHECKPOINTS).is_dir():
+    """`MLOPSC_CHECKPOINT_DIR`; else /opt/ml/checkpoints where it exists (a SageMaker job with a
+    CheckpointConfig, synced with S3 for managed spot); else the work directory."""
+    if not os.environ.get("MLOPSC_CHECKPOINT_DIR") and Path(SAGEMAKER_CHECKPOINTS).is_dir():
         return Path(SAGEMAKER_CHECKPOINTS)
     found = os.environ.get("MLOPSC_CHECKPOINT_DIR")
     return Path(found) if found else ctx.root / ".mlopsc" / "checkpoints" / (ctx.pipeline or "train") / (ctx.step or "train")

@@ -82,6 +82,8 @@ def download_llm(model_uri: str, tracking_uri: str, dest: Path) -> Path:
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri.rstrip("/") + "/artifacts/llm",
-                                                     dst_path=str(dest)))
-    return local
+    import yaml
+
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
+    meta = yaml.safe_load((local / "MLmodel").read_text())
+    return local / meta["flavors"]["python_function"]["artifacts"]["llm"]["path"]

@@ -28,11 +28,13 @@ class LlmServer(HTTPService):
         self.llm, self.model_id, self.system = llm, model_id, system
         self.lock = threading.Lock()
         self.handler_class = _Handler
+        self.answered = 0  # completions generated (a cached or failed-over request adds none here)
 
     def complete(self, prompt: str, max_tokens: int | None) -> tuple[str, int, int]:
         """(answer, prompt tokens, completion tokens)."""
         with self.lock:
             answer = self.llm.generate(prompt, max_new_tokens=max(1, min(int(max_tokens or 48), 256)))
+            self.answered += 1
             return answer, self.llm.tokens(prompt), self.llm.tokens(answer)
 
 
