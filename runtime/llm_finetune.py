@@ -22,8 +22,22 @@ from pathlib import Path
 from typing import Any
 
 from mlopsc import ir
-from mlopsc.runtime.llm_text import LLM_META, base_model_path, prompt_hashes, rows, system_prompt, training_text
-from mlopsc.runtime.steps import StepContext, StepFailed, read_frames, step_tracker, write_json, write_model_ref
+from mlopsc.runtime.llm_text import (
+    LLM_META,
+    base_model_path,
+    prompt_hashes,
+    rows,
+    system_prompt,
+    training_text,
+)
+from mlopsc.runtime.steps import (
+    StepContext,
+    StepFailed,
+    read_frames,
+    step_tracker,
+    write_json,
+    write_model_ref,
+)
 
 SAGEMAKER_CHECKPOINTS = "/opt/ml/checkpoints"
 BATCH = 8

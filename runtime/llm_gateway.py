@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from mlopsc import ir
 from mlopsc.targets import litellm_proxy
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
-
 from mlopsc.runtime.llm_text import LLM_META
 
 MAX_NEW_TOKENS = 48

@@ -9,6 +9,7 @@ have `prompt` and `expected`, optionally `contains` (a string that must appear) 
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -69,5 +70,5 @@ def rows(df: Any) -> list[dict[str, Any]]:
     """A data frame's rows as plain dicts (NaN cells left out)."""
     out = []
     for rec in df.to_dict(orient="records"):
-        out.append({k: v for k, v in rec.items() if not (isinstance(v, float) and v != v)})
+        out.append({k: v for k, v in rec.items() if not (isinstance(v, float) and math.isnan(v))})
     return out

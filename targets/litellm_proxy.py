@@ -130,6 +130,5 @@ def digest(config_text: str) -> str:
 
 
 __all__ = ["ARGS", "CONFIG_DIR", "CONFIG_PATH", "IMAGE", "LIVENESS_PATH", "PORT", "PROVIDERS", "PROXY_ENV",
-           "REDIS_ENV",
-           "READINESS_PATH", "config", "digest", "name", "needs", "proxy_env", "route_secrets",
+           "READINESS_PATH", "REDIS_ENV", "config", "digest", "name", "needs", "proxy_env", "route_secrets",
            "self_hosted_routes"]

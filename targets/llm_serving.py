@@ -64,7 +64,7 @@ def sizing(base_model: str) -> Sizing | None:
 
 
 def _round_gib(n: float) -> int:
-    return int(math.ceil(n / GIB)) * GIB
+    return math.ceil(n / GIB) * GIB
 
 
 def is_storage_uri(base_model: str) -> bool:

@@ -71,9 +71,10 @@ def git_reader(spec_path: str, revision: str) -> Reader:
 
 
 def _git_show(cwd: str, revision: str, path: str) -> Any:
-    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True)
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True,
+                          check=False)
     rel = os.path.relpath(path, os.path.realpath(root.stdout.strip())).replace(os.sep, "/")
-    return subprocess.run(["git", "show", f"{revision}:{rel}"], cwd=cwd, capture_output=True)
+    return subprocess.run(["git", "show", f"{revision}:{rel}"], cwd=cwd, capture_output=True, check=False)
 
 
 def readers_for(spec: str, base: str | None, revision: str | None) -> tuple[Reader | None, Reader]:

@@ -79,7 +79,7 @@ def test_a_base_in_storage_is_the_storage_uri(tmp_path, isvc_schema):
 
 
 def test_too_little_gpu_memory_is_a_w702(tmp_path):
-    project, path = _project(tmp_path, base="meta-llama/Llama-3.1-70B-Instruct",
+    project, _ = _project(tmp_path, base="meta-llama/Llama-3.1-70B-Instruct",
                              resources="{cpu: 8, memory: 200Gi, gpu: {count: 1, type: nvidia-l4}}")
     notes = [d for d in llm_serving.sizing_notes("kubeflow", project)]
     assert [d.code for d in notes] == ["W702"]

@@ -60,8 +60,8 @@ def test_qlora_without_cuda_stops_at_the_spec_line(tmp_path):
     spec = tmp_path / "mlops.yaml"
     spec.write_text("apiVersion: mlopsc/v1\nname: t\ndata: {datasets: {d: {uri: d.jsonl}}}\n"
                     "llm:\n  base_model: m\n  fine_tune: {method: qlora, dataset: d}\n")
-    from mlopsc.normalize import normalize
     from mlopsc.loader import load_bytes
+    from mlopsc.normalize import normalize
 
     project = normalize(load_bytes(spec.read_bytes(), str(spec)))
     with pytest.raises(StepFailed, match=r"mlops.yaml:6:\d+: qlora .* needs a CUDA GPU"):

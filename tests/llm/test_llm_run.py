@@ -68,7 +68,7 @@ def test_the_registered_adapter_answers_over_the_openai_api(trained, tmp_path):
     assert (directory / "adapter_config.json").is_file()
     client = Upstream(timeout=60)
     with LlmServer(CausalLM(directory), "support-local", system="You are the support assistant.") as server:
-        status, models = client.post_json(server.url + "/v1/models", {})
+        status, _ = client.post_json(server.url + "/v1/models", {})
         assert status == 404  # GET only
         chat = {"model": "support-local", "messages": [{"role": "user", "content": "Where is my invoice?"}]}
         status, answer = client.post_json(server.url + "/v1/chat/completions", chat)
