@@ -99,4 +99,4 @@ def test_a_worse_adapter_is_not_promoted_and_the_run_names_the_scorer(trained):
     failed = [line for line in out.splitlines() if "regressed by" in line]
     assert any(line.strip().split(" ")[0] in SCORERS for line in failed), failed
     versions = _tracker(workdir).client.search_model_versions("name='support-local'")
-    assert [v.version for v in versions] == ["1"]
+    assert [str(v.version) for v in versions] == ["1"]
