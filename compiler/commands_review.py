@@ -33,6 +33,7 @@ def plan_command(spec: str, base: str | None, fmt: str, max_diff_lines: int) -> 
     from .plan import build_plan
     from .plan.gitbase import BaseError, read_base
     from .plan.model import SideError
+    from .plan.prompts import readers_for
     from .plan.render import render
 
     display = display_path(spec)
@@ -47,7 +48,7 @@ def plan_command(spec: str, base: str | None, fmt: str, max_diff_lines: int) -> 
         sys.exit(EXIT_USAGE)
     try:
         result = build_plan(new_raw, display, found.raw, found.display, found.label, targets.names(),
-                            max_diff_lines)
+                            max_diff_lines, readers_for(spec, base, found.revision))
     except SideError as exc:
         for d in exc.diagnostics:
             click.echo(d.text(), err=True)

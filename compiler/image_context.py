@@ -110,11 +110,12 @@ def dockerfile(project: ir.Project, target: str, *, wheel: str, pip_cert: bool, 
     return "\n".join(lines) + "\n"
 
 
-def mlopsc_requirements(requires_dist: list[str], target: str, feast: bool = False) -> list[str]:
+def mlopsc_requirements(requires_dist: list[str], target: str, feast: bool = False, llm: bool = False) -> list[str]:
     """mlopsc's own dependencies for the image (from the wheel's Requires-Dist): the core ones, the
     `local` extra's (the step runtime) without their marker, the `feast` extra's for a spec with
-    `features.store: feast`, and the target's packages."""
-    extras = {"local", "feast"} if feast else {"local"}
+    `features.store: feast`, the `llm` extra's (transformers, peft, scorers) for a spec with
+    `llm`, and the target's packages."""
+    extras = {"local"} | ({"feast"} if feast else set()) | ({"llm"} if llm else set())
     out: list[str] = []
     for line in requires_dist:
         req, _, marker = line.partition(";")
@@ -129,7 +130,8 @@ def context_plan(project: ir.Project, target: str, spec_dir: str, *, wheel: str,
     files = project_files(project, spec_dir)
     generated = {f"bin/{name}": text for name, text in ENTRY_SCRIPTS.items()}
     feast = bool(project.features and project.features.store == "feast")
-    generated["requirements-mlopsc.txt"] = "\n".join(mlopsc_requirements(requires_dist, target, feast)) + "\n"
+    requirements = mlopsc_requirements(requires_dist, target, feast, llm=project.llm is not None)
+    generated["requirements-mlopsc.txt"] = "\n".join(requirements) + "\n"
     return ContextPlan(
         dockerfile=dockerfile(project, target, wheel=wheel, pip_cert=pip_cert, constraints=constraints),
         generated=generated,

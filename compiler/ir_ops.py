@@ -174,6 +174,7 @@ class FineTune(Node):
     resources: Resources
     spot: Spot | None
     max_runtime_seconds: int
+    learning_rate: float = 0.0002
     span: Span = NO_SPAN
 
 

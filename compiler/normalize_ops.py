@@ -183,6 +183,7 @@ def fine_tune(ctx: Context, raw: dict) -> ir.FineTune:
         dataset=raw["dataset"],
         lora=ir.freeze(lora),
         epochs=int(raw.get("epochs", default.FINE_TUNE_EPOCHS)),
+        learning_rate=float(raw.get("learning_rate", default.FINE_TUNE_LEARNING_RATE)),
         resources=resources(ctx, raw.get("resources"), path + ("resources",), default.TRAINING_RESOURCES),
         spot=spot(ctx, raw.get("spot"), path + ("spot",), runtime),
         max_runtime_seconds=runtime,

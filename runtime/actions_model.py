@@ -22,6 +22,10 @@ def evaluate(ctx: StepContext) -> dict:
     project, evals = ctx.project, ctx.project.evals
     if evals is None or project.data is None:
         raise StepFailed("the spec declares no evals")
+    if evals.suite is not None and project.llm is not None:  # an LLM: its eval suite is the gate
+        from mlopsc.runtime.llm_eval import evaluate_suite
+
+        return evaluate_suite(ctx)
     frames, _ = read_frames(ctx.input_path("data"))
     name = evals.dataset or training_dataset(project)
     frames = apply_views(project, frames, ctx.spec_dir, only={name})

@@ -182,21 +182,7 @@ def run_sweep(ctx: StepContext, tracker: Any, sweep: ir.Sweep, base: dict, fit) 
 
 
 def fine_tune(ctx: StepContext) -> dict:
-    """LLM fine-tuning needs the GPU the spec asks for; without CUDA the step stops, located."""
-    llm = ctx.project.llm
-    ft = llm.fine_tune if llm else None
-    if ft is None:
-        raise StepFailed("the spec declares no llm.fine_tune")
-    try:
-        import torch
+    """LoRA / QLoRA / full fine-tuning with transformers + peft (`mlopsc.runtime.llm_finetune`)."""
+    from mlopsc.runtime.llm_finetune import fine_tune as run_fine_tune
 
-        cuda = torch.cuda.is_available()
-    except ImportError:
-        cuda = False
-    gpu = f"{ft.resources.gpu_count} x {ft.resources.gpu_type or 'GPU'}" if ft.resources.gpu_count else "a GPU"
-    if not cuda:
-        raise StepFailed(f"{ft.span}: LLM fine-tuning ({ft.method} of {llm.base_model}) needs a CUDA GPU "
-                         f"({gpu} requested) and this machine has none; run the train pipeline on a "
-                         "cloud target (mlopsc compile --target kubeflow|sagemaker|vertex)")
-    raise StepFailed(f"{ft.span}: the local runtime has no {ft.method} fine-tuning loop for {llm.base_model}; "
-                     "run the train pipeline on a cloud target")
+    return run_fine_tune(ctx)

@@ -160,7 +160,7 @@ def llm_quality(ctx: StepContext) -> dict:
                          "violated": any(not c["passed"] for c in checks)})
 
 
-SCORERS = ("exact_match", "contains", "json_valid")
+SCORERS = ("exact_match", "contains", "json_valid", "rouge", "bleu")  # the train gate's (llm_eval)
 
 
 def eval_suite(ctx: StepContext) -> dict:
@@ -193,17 +193,10 @@ def eval_suite(ctx: StepContext) -> dict:
 
 
 def _score(scorer: str, case: dict, output: str) -> float:
-    expected = case.get("expected")
-    if scorer == "exact_match":
-        return float(expected is not None and output.strip() == str(expected).strip())
-    if scorer == "contains":
-        return float(expected is not None and str(expected).lower() in output.lower())
-    if scorer == "json_valid":
-        try:
-            json.loads(output)
-            return 1.0
-        except ValueError:
-            return 0.0
+    if scorer in SCORERS:
+        from mlopsc.runtime import llm_eval
+
+        return llm_eval.SCORERS[scorer](case, output)
     return float(_ask(os.environ["MLOPSC_JUDGE_ENDPOINT"], {"judge": scorer, "case": case, "output": output})
                  in ("1", "pass", "true", 1, True))
 

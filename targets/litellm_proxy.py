@@ -6,7 +6,9 @@ config.yaml (LiteLLM proxy config):
   `provider/model` (`openai/`, `anthropic/`, `azure/`, `bedrock/`, `vertex_ai/`).
 - `router_settings.fallbacks`: `[{route: [fallback, ...]}]`.
 - `litellm_settings.cache` + `cache_params`: `redis-semantic` with `similarity_threshold` when the
-  spec asks for a semantic cache, else `redis`; `ttl` in seconds. Redis comes from `REDIS_URL`.
+  spec asks for a semantic cache, else `redis`; `ttl` in seconds. Redis comes from `REDIS_HOST`,
+  `REDIS_PORT` and `REDIS_PASSWORD`, the variables LiteLLM's Redis caches read (the semantic cache
+  does not read `REDIS_URL`).
 - budgets: `monthly_usd` -> `max_budget` + `budget_duration: 30d` (the whole proxy);
   `per_user_daily_usd` -> `max_internal_user_budget` + `internal_user_budget_duration: 1d`, the
   budget LiteLLM gives every user created on the proxy without one of its own. LiteLLM enforces
@@ -44,7 +46,9 @@ PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "azure_openai": "azur
 
 # the proxy's own environment: variable -> short name of the secret value (a key of Kubeflow's
 # `<model>-gateway` Secret; a suffix of Vertex's Secret Manager secret ids)
-PROXY_ENV = {"LITELLM_MASTER_KEY": "master-key", "DATABASE_URL": "database-url", "REDIS_URL": "redis-url"}
+PROXY_ENV = {"LITELLM_MASTER_KEY": "master-key", "DATABASE_URL": "database-url", "REDIS_HOST": "redis-host",
+             "REDIS_PORT": "redis-port", "REDIS_PASSWORD": "redis-password"}
+REDIS_ENV = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")
 
 
 def name(project: ir.Project) -> str:
@@ -55,7 +59,7 @@ def name(project: ir.Project) -> str:
 def proxy_env(gateway: ir.Gateway) -> list[str]:
     """The proxy's own environment variables this gateway needs, in PROXY_ENV order."""
     return (["LITELLM_MASTER_KEY"] + (["DATABASE_URL"] if gateway.budget else [])
-            + (["REDIS_URL"] if gateway.cache else []))
+            + (list(REDIS_ENV) if gateway.cache else []))
 
 
 def route_secrets(gateway: ir.Gateway) -> list[str]:
@@ -69,7 +73,7 @@ def needs(gateway: ir.Gateway) -> list[str]:
     if gateway.budget:
         found.append("DATABASE_URL (budgets are enforced against LiteLLM's database)")
     if gateway.cache:
-        found.append("REDIS_URL" + (" (Redis with vector search for the semantic cache, which embeds "
+        found.append("REDIS_HOST, REDIS_PORT and REDIS_PASSWORD" + (" (Redis with vector search for the semantic cache, which embeds "
                                     "prompts with LiteLLM's default embedding model)"
                                     if gateway.cache.get("semantic") else ""))
     return found
@@ -126,5 +130,5 @@ def digest(config_text: str) -> str:
 
 
 __all__ = ["ARGS", "CONFIG_DIR", "CONFIG_PATH", "IMAGE", "LIVENESS_PATH", "PORT", "PROVIDERS", "PROXY_ENV",
-           "READINESS_PATH", "config", "digest", "name", "needs", "proxy_env", "route_secrets",
+           "READINESS_PATH", "REDIS_ENV", "config", "digest", "name", "needs", "proxy_env", "route_secrets",
            "self_hosted_routes"]

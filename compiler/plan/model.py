@@ -12,6 +12,7 @@ from .classify import Consequence, classify, ordered
 from .cost import CostDelta, cost_delta
 from .diff import RawChange, diff, dotted
 from .outputs import TargetDiff, compare
+from .prompts import Reader, prompt_changes
 
 
 @dataclass(frozen=True)
@@ -99,13 +100,17 @@ class SideError(SpecError):
 
 
 def build_plan(new_raw: bytes, display: str, base_raw: bytes | None, base_display: str, base_label: str,
-               target_names: list[str], max_diff_lines: int = 40) -> Plan:
+               target_names: list[str], max_diff_lines: int = 40,
+               prompt_readers: tuple[Reader | None, Reader] | None = None) -> Plan:
     """Compare two versions of one spec. `display` names the working spec in outputs and
-    locations; `base_display` names the base in locations of removed keys and in errors."""
+    locations; `base_display` names the base in locations of removed keys and in errors.
+    `prompt_readers` (base, working) read prompt files, so a prompt's new content is a change."""
     new_doc = check_doc(new_raw, display, "working")
     base_doc = check_doc(base_raw, base_display, "base") if base_raw is not None else None
     raw_changes = diff(base_doc.data if base_doc else None, new_doc.data,
                        base_doc.source_map if base_doc else None, new_doc.source_map)
+    if prompt_readers is not None:
+        raw_changes += prompt_changes(base_doc, new_doc, *prompt_readers)
     plan = Plan(display, base_label, base_doc is not None)
     plan.changes = [Change(r, classify(r.path, r.old, r.new)) for r in raw_changes]
     # Compile the base under the working spec's name, so outputs differ only where the spec does.

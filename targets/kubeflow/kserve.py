@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlopsc import ir
+from mlopsc.targets import llm_serving
 from mlopsc.targets.base import spec_ref
 from mlopsc.targets.kfp_ir.platform import GPU_TOLERATION, gpu_node_labels
 from mlopsc.targets.kfp_ir.resources import GPU_RESOURCE, cpu_quantity, memory_quantity
@@ -58,12 +59,7 @@ def _resources(res: ir.Resources) -> dict[str, Any]:
 def _model(project: ir.Project) -> tuple[dict[str, Any], ir.Resources, ir.Autoscaling]:
     llm = project.llm.serving if project.llm else None
     if llm is not None:
-        args = [f"--model_name={project.registry.model}", "--backend=vllm",
-                f"--tensor-parallel-size={llm.tensor_parallel}"]
-        if llm.max_model_len:
-            args.append(f"--max-model-len={llm.max_model_len}")
-        model = {"args": args, "modelFormat": {"name": "huggingface"}, "runtime": "kserve-huggingfaceserver"}
-        return model, llm.resources, llm.autoscaling
+        return llm_serving.kserve_model(project), llm_serving.sized_resources(project), llm.autoscaling
     serving = project.deployment.serving
     fmt, runtime, protocol = RUNTIMES.get(serving.runtime, (None, None, None))
     if fmt is None:  # custom: a container of the project image serves the model

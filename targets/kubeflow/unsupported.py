@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
-from mlopsc.targets import litellm_proxy, tags
+from mlopsc.targets import litellm_proxy, llm_serving, tags
 from mlopsc.targets.base import cannot_express, note
 from mlopsc.targets.cloud import shared_tracking
 
@@ -16,7 +16,8 @@ NAME = "kubeflow"
 
 def unsupported(project: ir.Project) -> list[Diagnostic]:
     # Kubeflow runs on any cloud (EKS, GKE, on premises): every registry may fit, so no W702 here.
-    found = shared_tracking(NAME, project) + tags.notes(NAME, project)
+    found = shared_tracking(NAME, project) + tags.notes(NAME, project) + llm_serving.qlora_gpu(NAME, project)
+    found += llm_serving.sizing_notes(NAME, project)
     gateway = project.llm.gateway if project.llm else None
     if gateway is not None:
         found += _gateway(project, gateway)

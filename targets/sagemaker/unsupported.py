@@ -6,7 +6,7 @@ from __future__ import annotations
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 
-from .. import tags
+from .. import llm_serving, tags
 from ..base import cannot_express, note
 from ..cloud import foreign_registry, shared_tracking
 from . import cron, instance_types, serving
@@ -26,7 +26,7 @@ def unsupported(project: ir.Project) -> list[Diagnostic]:
                           "SageMaker Pipelines have no exit handler, so the failure notification of the "
                           + ", ".join(failing) + " pipeline(s) is not a step; route the EventBridge event "
                           "'SageMaker Model Building Pipeline Execution Status Change' (Failed) to your alerts"))
-    found += _sweep(project)
+    found += _sweep(project) + llm_serving.qlora_gpu(T, project)
     found += _serving(project, s)
     found += _schedules(project)
     if project.llm and project.llm.gateway:

@@ -37,6 +37,7 @@ from typing import Any
 from mlopsc import ir
 from mlopsc.pipelines import LIGHT, MODEL_VERSION, with_env_inputs
 from mlopsc.references import env_refs
+from mlopsc.targets import llm_serving
 from mlopsc.targets.kfp_ir import Compiled
 
 from . import gcpc, machines
@@ -95,13 +96,25 @@ def request_logging(project: ir.Project, env: ir.Environment) -> dict[str, Any] 
 def _serving(project: ir.Project) -> tuple[ir.Resources, ir.Autoscaling]:
     llm = project.llm.serving if project.llm else None
     if llm is not None:
-        return llm.resources, llm.autoscaling
+        return llm_serving.sized_resources(project), llm.autoscaling
     return project.deployment.serving.resources, project.deployment.serving.autoscaling
 
 
 def _const(name: str, value: Any, kind: str = "string") -> ir.Input:
     """A literal input; dicts are frozen so steps stay hashable (`retype` thaws them)."""
     return ir.Input(name, kind, ir.Constant(ir.freeze(value)))
+
+
+def _vllm_args(project: ir.Project) -> tuple[tuple[str, str], ...]:
+    """For vLLM: the serving container's arguments (the artifacts at AIP_STORAGE_URI, copied to
+    /models) and the Secret Manager secret holding the Hugging Face token of a hub base model."""
+    if not (project.llm and project.llm.serving):
+        return ()
+    args = json.dumps(llm_serving.vllm_server_args(project, "/models"), separators=(",", ":"))
+    found = (("serving_args", args),)
+    if llm_serving.base_from_hub(project):
+        found += (("hf_token_secret", llm_serving.hf_token_secret(project)),)
+    return found
 
 
 def _upload_steps(project: ir.Project, region: str) -> list[ir.Step]:
@@ -111,7 +124,7 @@ def _upload_steps(project: ir.Project, region: str) -> list[ir.Step]:
         inputs=(ir.Input("model_version", "string", MODEL_VERSION),
                 ir.Input("image", "string", ir.FromParam("image"))),
         outputs=(ir.Port("model", "artifact"),),
-        args=(("model", project.registry.model), ("runtime", runtime), ("platform", "vertex")),
+        args=(("model", project.registry.model), ("runtime", runtime), ("platform", "vertex"), *_vllm_args(project)),
         resources=LIGHT, cache=False, span=project.deployment.span)
     upload = ir.Step(
         name="upload-model", action="gcpc.model_upload", kind="deploy",

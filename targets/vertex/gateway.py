@@ -14,7 +14,7 @@ semantic cache, budgets: `mlopsc.targets.litellm_proxy`); what differs on Google
   `gcloud run services replace` takes it (Cloud Run Admin API v1). Every environment variable that
   holds a secret comes from Secret Manager (`valueFrom.secretKeyRef`: `name` the secret id, `key`
   the version, `latest`), never a literal: the proxy's own settings from `<model>-gateway-master-key`,
-  `-database-url`, `-redis-url`, and each route key from the secret of its `${secret:name}` (the
+  `-database-url`, `-redis-host`, `-redis-port`, `-redis-password`, and each route key from the secret of its `${secret:name}` (the
   same secret pipeline steps read).
 - Cloud Run has no ConfigMap: config.yaml is mounted from the Secret Manager secret
   `<model>-gateway-config` (a secret volume, latest version, at the path Kubeflow mounts it), whose

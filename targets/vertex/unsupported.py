@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
-from mlopsc.targets import litellm_proxy, tags
+from mlopsc.targets import litellm_proxy, llm_serving, tags
 from mlopsc.targets.base import cannot_express, note
 from mlopsc.targets.cloud import foreign_registry, shared_tracking
 
@@ -19,7 +19,7 @@ NAME = "vertex"
 def unsupported(project: ir.Project) -> list[Diagnostic]:
     found = shared_tracking(NAME, project) + foreign_registry(NAME, project, home="gcp")
     found += tags.notes(NAME, project)
-    found += _resources(project)
+    found += _resources(project) + llm_serving.qlora_gpu(NAME, project) + llm_serving.sizing_notes(NAME, project)
     found += _deployment(project)
     gateway = project.llm.gateway if project.llm else None
     if gateway is not None:

@@ -142,8 +142,9 @@ def test_config_routes_fallbacks_cache_budgets(sa, objects):
     assert models["default"]["model"] == "openai/support-assistant"
     assert models["default"]["api_base"] == (
         f"http://{kserve.service_name(sa, prod)}.llm.svc.cluster.local/openai/v1")
-    assert kserve.inference_service(sa, prod)["spec"]["predictor"]["model"]["args"][0] == \
-        "--model_name=support-assistant"
+    # the name the route asks for is the fine-tuned adapter's (vLLM's --lora-modules)
+    assert "--lora-modules=support-assistant=/mnt/models" in \
+        kserve.inference_service(sa, prod)["spec"]["predictor"]["model"]["args"]
     assert models["fallback"] == {"model": "openai/gpt-4o-mini", "api_key": "os.environ/OPENAI_API_KEY"}
     assert config["router_settings"]["fallbacks"] == [{"default": ["fallback"]}]
     settings = config["litellm_settings"]
@@ -171,7 +172,7 @@ def test_every_key_comes_from_a_secret(objects):
     referenced = {s.removeprefix("os.environ/") for s in _strings(config) if s.startswith("os.environ/")}
     (container,) = objects["Deployment"]["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
-    assert referenced == set(env) - {"REDIS_URL"}  # LiteLLM reads REDIS_URL from the environment itself
+    assert referenced == set(env) - {"REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"}  # LiteLLM's caches read them itself
     assert env["OPENAI_API_KEY"] == {"name": "openai-api-key", "key": "value"}  # ${secret:openai_api_key}
     keys = [m["litellm_params"].get("api_key") for m in config["model_list"]]
     assert all(k == "unused" or k.startswith("os.environ/") for k in keys)

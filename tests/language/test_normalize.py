@@ -220,6 +220,7 @@ DEFAULT_NAME = {
     "properties/llm/properties/fine_tune/properties/lora/properties/alpha": "LORA_ALPHA",
     "properties/llm/properties/fine_tune/properties/lora/properties/dropout": "LORA_DROPOUT",
     "properties/llm/properties/fine_tune/properties/epochs": "FINE_TUNE_EPOCHS",
+    "properties/llm/properties/fine_tune/properties/learning_rate": "FINE_TUNE_LEARNING_RATE",
     "properties/llm/properties/fine_tune/properties/max_runtime": "MAX_RUNTIME",
     "properties/llm/properties/serving/properties/engine": "LLM_SERVING_ENGINE",
     "properties/llm/properties/serving/properties/tensor_parallel": "TENSOR_PARALLEL",

@@ -212,10 +212,10 @@ def test_every_key_comes_from_secret_manager(sa, service, config_text, compiled)
     referenced = {s.removeprefix("os.environ/") for s in _strings(config) if s.startswith("os.environ/")}
     (container,) = service["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
-    assert referenced == set(env) - {"REDIS_URL"}  # LiteLLM reads REDIS_URL from the environment itself
+    assert referenced == set(env) - {"REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"}  # LiteLLM's caches read them itself
     assert env["LITELLM_MASTER_KEY"] == {"name": "support-assistant-gateway-master-key", "key": "latest"}
     assert env["DATABASE_URL"]["name"] == "support-assistant-gateway-database-url"
-    assert env["REDIS_URL"]["name"] == "support-assistant-gateway-redis-url"
+    assert env["REDIS_PASSWORD"]["name"] == "support-assistant-gateway-redis-password"
     # the route key is the secret pipeline steps read for ${secret:openai_api_key}
     assert env["OPENAI_API_KEY"] == {"name": "openai-api-key", "key": "latest"}
     _, monitor = compiled[("support-assistant", "monitor")]
@@ -241,7 +241,7 @@ def test_gateway_w702_names_what_must_exist_as_kubeflow_does(sa, vertex):
     assert f"the LiteLLM gateway reads {needs} from the Secret " in kf.message
     assert f"the LiteLLM gateway reads {needs} from the Secret Manager secrets " in found.message
     for words in ("`support-assistant-gateway-master-key`", "`support-assistant-gateway-database-url`",
-                  "`support-assistant-gateway-redis-url`", "project `acme-ml`",
+                  "`support-assistant-gateway-redis-password`", "project `acme-ml`",
                   "`support-assistant-gateway-config`", "gateway/config.yaml", "VPC egress"):
         assert words in found.message
 
@@ -259,5 +259,6 @@ def test_plain_cache_and_no_budget(sa):
     config = gateway.config(project)
     assert config["litellm_settings"] == {"cache": True, "cache_params": {"type": "redis", "ttl": 600}}
     (container,) = gateway.service(project, "x")["spec"]["template"]["spec"]["containers"]
-    assert [e["name"] for e in container["env"]] == ["LITELLM_MASTER_KEY", "REDIS_URL", "OPENAI_API_KEY"]
+    assert [e["name"] for e in container["env"]] == ["LITELLM_MASTER_KEY", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD",
+                                                         "OPENAI_API_KEY"]
     assert "DATABASE_URL" not in gateway.prerequisites(project)
