@@ -67,6 +67,9 @@ def notes(target: str, project: ir.Project) -> list[Diagnostic]:
         found.append(note(target, span, "EventBridge Scheduler schedules and Application Auto Scaling targets take "
                                         "no tags (CloudFormation has none for them); they cost nothing themselves, "
                                         "and the pipeline runs and endpoints they start or scale carry the labels"))
+    if target == "kubeflow" and project.labels and any(p.schedule for p in project.pipelines):
+        found.append(note(target, span, "KFP recurring runs (schedules/*.recurring-run.json) take no labels (the "
+                                        "KFP API has none for them); the pods of the runs they start carry them"))
     return found
 
 
@@ -102,7 +105,7 @@ def merged_tags(tags: list[dict[str, str]], own: list[dict[str, str]]) -> list[d
 # CloudFormation types that take `Tags: [{Key, Value}]` (Scheduler schedules and Application Auto
 # Scaling targets and policies take none; what they start or scale is tagged).
 AWS_TAGGABLE = frozenset({
-    "AWS::CloudWatch::Alarm", "AWS::SNS::Topic", "AWS::SageMaker::DataQualityJobDefinition",
+    "AWS::CloudWatch::Alarm", "AWS::Events::Rule", "AWS::SNS::Topic", "AWS::SageMaker::DataQualityJobDefinition",
     "AWS::SageMaker::Endpoint", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Model",
     "AWS::SageMaker::ModelQualityJobDefinition", "AWS::SageMaker::MonitoringSchedule",
 })

@@ -18,6 +18,7 @@ from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 from mlopsc.emit import json_text, yaml_text
 
+from . import tags
 from .base import OutputFile, note
 
 KNOWN_TARGETS = ("kubeflow", "local", "sagemaker", "vertex")
@@ -49,7 +50,8 @@ def files(target: str, project: ir.Project) -> list[OutputFile]:
         return []
     out = []
     if t.data == "retrain" and target == "sagemaker" and s3_datasets(project):
-        out.append(OutputFile("cloudformation/data-trigger.json", json_text(data_trigger_template(project))))
+        template = tags.tag_resources(data_trigger_template(project), tags.aws_tags(project), tags.AWS_TAGGABLE)
+        out.append(OutputFile("cloudformation/data-trigger.json", json_text(template)))
     if t.code == "retrain":
         out.append(OutputFile("ci/train-on-code-change.yaml", yaml_text(code_workflow(target, project))))
     return out

@@ -180,3 +180,14 @@ def test_sagemaker_names_the_resources_that_take_no_tags(churn):
     present = {r["Type"] for path, text in churn["sagemaker"].items() if path.startswith("cloudformation/")
                for r in json.loads(text)["Resources"].values()}
     assert present & AWS_UNTAGGABLE == AWS_UNTAGGABLE  # the note is about resources really compiled
+
+
+def test_kubeflow_names_the_recurring_runs_that_take_no_labels(churn):
+    from mlopsc.targets.kubeflow.unsupported import unsupported
+
+    from tests.example_specs import load_example
+
+    [found] = [d for d in unsupported(load_example("churn")) if "recurring runs" in d.message]
+    assert (found.line, found.col) == (8, 9) and found.code == "W702"
+    schedules = [json.loads(text) for path, text in churn["kubeflow"].items() if path.startswith("schedules/")]
+    assert schedules and all("labels" not in s for s in schedules)  # the note is about files really compiled
