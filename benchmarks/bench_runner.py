@@ -116,7 +116,7 @@ def main() -> None:
             direct.append((timed([sys.executable, "-c", DIRECT, str(spec), str(a)], {**env, "MLOPSC_WORKDIR": str(a)})[0],
                            CPU[-1]))
             run = [sys.executable, "-m", "mlopsc", "run", str(spec), "--pipeline", "train", "--workdir"]
-            runner.append((timed(run + [str(b)], env)[0], CPU[-1]))
+            runner.append((timed(run + [str(b)], {**env, "MLOPSC_STEP_WORKER": "1"})[0], CPU[-1]))
             cold.append((timed(run + [str(c)], {**env, "MLOPSC_STEP_WORKER": "0"})[0], CPU[-1]))
             seconds, again = timed(run + [str(b)], env)  # nothing changed: every step but resolve-data cached
             cached.append((seconds, CPU[-1]))

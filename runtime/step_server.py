@@ -18,8 +18,12 @@ request per step, `{"argv", "cwd", "env"}`, with the write end of the step's out
 SCM_RIGHTS ancillary data; the server answers `{"pid"}` once forked and `{"exit"}` when the child
 is reaped. The server exits when the runner's end closes.
 
-Off (steps are plain subprocesses, as before) when `MLOPSC_STEP_WORKER=0`, or where there is no
-`fork` or Unix sockets, or if the server fails to start.
+Opt-in (`MLOPSC_STEP_WORKER=1`); off by default. The server's imports start threads (MLflow's
+and OpenTelemetry's background workers, pools of the data libraries), and a fork of a process with
+threads can inherit a lock another thread held: a forked step was seen to hang for good on such a
+futex in the test suite. Until the server forks before any thread starts (or steps stop sharing
+those libraries' state), steps are plain subprocesses unless asked; also where there is no `fork`
+or Unix sockets, or if the server fails to start.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ _MAX_MESSAGE = 1 << 20
 
 
 def available() -> bool:
-    return (os.environ.get(ENABLE_VARIABLE, "1") != "0" and hasattr(os, "fork")
+    return (os.environ.get(ENABLE_VARIABLE, "0") == "1" and hasattr(os, "fork")
             and hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds"))
 
 

@@ -17,7 +17,15 @@ from mlopsc.runtime.step_server import StepServer, available
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = "specs/churn-local.yaml"
-pytestmark = pytest.mark.skipif(not available(), reason="no fork or Unix sockets on this platform")
+# The worker is opt-in (MLOPSC_STEP_WORKER=1); these tests use it directly. This machine has fork
+# and Unix sockets: no skip here, and the check below says when the opt-in stops working.
+
+
+def test_the_worker_is_opt_in(monkeypatch):
+    monkeypatch.delenv("MLOPSC_STEP_WORKER", raising=False)
+    assert not available()
+    monkeypatch.setenv("MLOPSC_STEP_WORKER", "1")
+    assert available()
 
 
 @pytest.fixture
