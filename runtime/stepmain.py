@@ -18,8 +18,6 @@ from pathlib import Path
 from mlopsc.contract import ACTIONS, ENV_INPUT_PREFIX, TARGETS, StepCall
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-# SageMaker's training contract: the job's FailureReason is what the container writes here.
-SAGEMAKER_FAILURE_FILE = Path("/opt/ml/output/failure")
 
 
 def argv_from_env() -> list[str] | None:
@@ -86,11 +84,14 @@ def apply_env_inputs(inputs: dict[str, str], environ=None) -> dict[str, str]:
 
 
 def record_failure(call: StepCall, message: str) -> None:
-    """In a SageMaker training job, the failure message goes where SageMaker reads FailureReason
-    (it keeps the first 1024 characters)."""
-    if call.target == "sagemaker" and SAGEMAKER_FAILURE_FILE.parent.is_dir():
+    """Where the platform reads a failed job's reason (SageMaker: /opt/ml/output/failure, first
+    1024 characters), the failure message goes too."""
+    from mlopsc.runtime import platforms
+
+    path = platforms.platform_for(call.target).failure_file
+    if path is not None and path.parent.is_dir():
         try:
-            SAGEMAKER_FAILURE_FILE.write_text(message[:1024], encoding="utf-8")
+            path.write_text(message[:1024], encoding="utf-8")
         except OSError:
             pass  # the message is on stderr either way
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from mlopsc import ir
@@ -48,6 +49,8 @@ class Platform(ABC):
     # A cloud step's filesystem dies with its container: its runs and models must go to a
     # tracking server every step reaches, never to an embedded store inside the container.
     shared_tracking: ClassVar[bool] = True
+    # Where a failed step writes its message for the platform to show (None: stderr is enough).
+    failure_file: ClassVar[Path | None] = None
 
     # -- the run's final state
 

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from mlopsc import ir
 from mlopsc.runtime.platforms import base
@@ -68,6 +69,8 @@ class Platform(base.Platform):
     name = "sagemaker"
     # PipelineExecutionStatus: a step that reads it while it runs sees Executing, after it Succeeded.
     succeeded_states = frozenset({"Executing", "Succeeded"})
+    # The training contract: the job's FailureReason is what the container writes here.
+    failure_file = Path("/opt/ml/output/failure")
 
     def approve(self, ctx: StepContext, model: str, environment: str) -> dict:
         return approve(ctx, model, environment)

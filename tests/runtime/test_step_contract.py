@@ -119,19 +119,42 @@ def test_cron_next_run():
     assert next_run("0 3 * * 0", at) == dt.datetime(2026, 1, 4, 3, 0)  # the next Sunday
 
 
-def test_model_reference_as_file_directory_or_sagemaker_archive(tmp_path):
+@pytest.fixture
+def logged_model(tmp_path, monkeypatch):
+    """A tiny MLflow pyfunc logged to a SQLite store in tmp_path; the tracking URI is restored after."""
+    import mlflow
+
+    class Constant(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input):
+            return [1.0] * len(model_input)
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # the store's default artifact root is ./mlruns
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run() as run:
+            info = mlflow.pyfunc.log_model(name="model", python_model=Constant())
+        yield {"model_uri": info.model_uri, "run_id": run.info.run_id}
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def test_model_reference_as_file_directory_or_sagemaker_archive(tmp_path, logged_model):
     import io
     import tarfile
 
     from mlopsc.runtime.steps import StepFailed, read_model_ref, write_model_ref
 
-    ref = {"model_uri": "models:/m-1", "run_id": "r"}
+    ref = logged_model
     write_model_ref(tmp_path / "model", ref)  # KFP / local: a file
     assert read_model_ref(tmp_path / "model") == ref
     sm = tmp_path / "opt_ml_model"
     sm.mkdir()
-    write_model_ref(sm, ref)  # SageMaker training: a directory
+    write_model_ref(sm, ref)  # SageMaker training: a directory, with the MLflow model itself
     assert (sm / "model.json").is_file() and read_model_ref(sm) == ref
+    assert (sm / "mlflow-model" / "MLmodel").is_file()  # what `IMAGE serve` loads from /opt/ml/model
     channel = tmp_path / "input" / "model"  # the next step's input: SageMaker's model.tar.gz
     channel.mkdir(parents=True)
     with tarfile.open(channel / "model.tar.gz", "w:gz") as tar:

@@ -88,6 +88,7 @@ def test_dry_run_prints_requests_and_touches_nothing():
 
 def test_cli_submit_creates_then_updates(moto_url, tmp_path, monkeypatch):
     """`mlopsc submit --target sagemaker --endpoint-url ...` as a user runs it, twice."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the compiled default, unchanged
     import json
     import shutil
     import subprocess

@@ -140,7 +140,8 @@ def test_shadow_deploys_at_zero_with_request_logging(compiled):
     assert "request_logging_sampling_rate=0.1" in plan and "request_logging_bigquery=bq://acme-ml" in plan
     deploy_params = _tasks(c.spec)["deploy-model-production"]["inputs"]["parameters"]
     assert deploy_params["dedicated_resources_accelerator_type"]["runtimeValue"]["constant"] == "NVIDIA_L4"
-    assert deploy_params["dedicated_resources_machine_type"]["runtimeValue"]["constant"] == "g2-standard-4"
+    # the L4 machine with the memory the 8B base model needs (llm serving sizing): 32 GiB, not 16
+    assert deploy_params["dedicated_resources_machine_type"]["runtimeValue"]["constant"] == "g2-standard-8"
     assert deploy_params["dedicated_resources_min_replica_count"]["runtimeValue"]["constant"] == 1
 
 
