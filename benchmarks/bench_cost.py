@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
+
+from timing import time_process  # noqa: E402 - benchmarks/ is the script directory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = os.path.join("specs", "churn.yaml")
@@ -27,15 +27,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _time(argv: list[str], runs: int) -> list[float]:
-    times = []
-    subprocess.run(argv, cwd=ROOT, capture_output=True, env=ENV, check=False)  # warm-up: OS cache and bytecode
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, env=ENV, check=False)
-        times.append(time.perf_counter() - start)
-        if proc.returncode != 0:
-            raise SystemExit(f"{argv} failed: {proc.stderr.decode()}")
-    return times
+    return time_process(argv, runs, ROOT, ENV)
 
 
 def main() -> int:
