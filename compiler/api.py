@@ -127,13 +127,16 @@ def _gc_paused():
             gc.enable()
 
 
-def write(result: CompileResult, out_dir: str) -> list[str]:
-    """Write every bundle under out_dir/<target>/ atomically; returns the directories written."""
-    from .bundle import write_atomically
+def write(result: CompileResult, out_dir: str) -> list[tuple[str, bool]]:
+    """Write every bundle under out_dir/<target>/ atomically, leaving a directory that already
+    holds exactly its files untouched (mtimes kept for build tools and file watchers); returns
+    (directory, whether it was written)."""
+    from .bundle import stale_files, write_atomically
 
     bundles = {os.path.join(out_dir, name): files for name, files in result.bundles.items()}
-    write_atomically(bundles)
-    return sorted(bundles)
+    changed = {d: files for d, files in bundles.items() if stale_files(d, files)}
+    write_atomically(changed)
+    return [(d, d in changed) for d in sorted(bundles)]
 
 
 def check_fresh(result: CompileResult, out_dir: str) -> list[str]:

@@ -70,6 +70,30 @@ def sagemaker_serve_command() -> None:
     main()
 
 
+@click.command("vertex-serve", hidden=True)
+def vertex_serve_command() -> None:
+    """Vertex starts the Model's container with this command: the model at AIP_STORAGE_URI
+    answers AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE on AIP_HTTP_PORT."""
+    from mlopsc.runtime.vertex_serve import main
+
+    main()
+
+
+@click.command("capture-collector", hidden=True)
+@click.option("--out", required=True, help="where events go: a path, s3://bucket/prefix or gs://bucket/prefix")
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--flush-seconds", type=float, default=10.0, show_default=True)
+@click.option("--flush-events", type=int, default=500, show_default=True)
+@click.option("--sample", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="fraction of requests kept (the spec's monitoring.capture.sample)")
+def capture_collector_command(out: str, port: int, flush_seconds: float, flush_events: int, sample: float) -> None:
+    """Receive KServe logger CloudEvents and write them to object storage (the Kubeflow bundle's
+    capture collector, runtime/capture_collector.py)."""
+    from mlopsc.runtime.capture_collector import serve
+
+    serve(out, port, flush_seconds, flush_events, sample)
+
+
 @click.command("run")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--pipeline", type=click.Choice(["train", "deploy", "all"]), default="all", show_default=True)
@@ -106,7 +130,8 @@ def serve_command(spec, environment, host, port, tracking_uri, workdir) -> None:
 @click.command("monitor")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--data", type=click.Path(dir_okay=False), envvar="MLOPSC_MONITOR_DATA",
-              help="the new data to check (or MLOPSC_MONITOR_DATA)")
+              help="a file of new data to check (or MLOPSC_MONITOR_DATA); default: the traffic the "
+                   "production endpoint captured since the last check")
 @click.option("--schedule", metavar="CRON", help="keep running, checking on this cron schedule")
 @click.option("--tracking-uri", help="MLflow tracking server (default: SQLite under WORKDIR/.mlopsc/)")
 @click.option("--workdir", type=click.Path(file_okay=False))

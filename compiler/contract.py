@@ -78,8 +78,9 @@ def _action(name: str, impl: str, kinds: str, inputs: str = "", outputs: str = "
     return Action(name, f"mlopsc.runtime.{impl}", tuple(kinds.split()), _ports(inputs), _ports(outputs), doc)
 
 
-# Vertex hands the deploy step the endpoint prepared before it and the split to restore on rollback.
-_DEPLOY_IN = "model_version:string endpoint_resource?:artifact previous_split?:string"
+# Vertex hands the deploy step the exported model, the endpoint prepared before it and the split
+# to restore on rollback.
+_DEPLOY_IN = "model_version:string model?:artifact endpoint_resource?:artifact previous_split?:string"
 _CHECK_OUT = "report:metrics violated?:boolean"  # Model Monitor reads violations from metrics
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (
@@ -118,6 +119,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     _action("performance", "monitoring:performance", "processing", "", _CHECK_OUT, "metrics on fresh labels"),
     _action("llm_quality", "monitoring:llm_quality", "processing", "", _CHECK_OUT, "LLM traffic quality"),
     _action("eval_suite", "monitoring:eval_suite", "processing", "", _CHECK_OUT, "the LLM eval suite"),
+    _action("feedback", "feedback_monitor:collect", "processing", "", "report:metrics",
+            "feedback rates; corrections into the training data"),
     _action("act", "monitoring:act", "processing", "*_violated?:boolean", "", "alert, retrain or roll back"),
     _action("notify", "monitoring:notify", "notify", "status?:string", "", "announce a failed run"),
 )}

@@ -54,12 +54,24 @@ def project_files(project: ir.Project, spec_dir: str) -> list[str]:
     named = {os.path.basename(project.spec_path)}
     for ref in _code_refs(project):
         named.add(ref)
+    named.update(_local_base_model(project, spec_dir))
     for root, dirs, files in os.walk(spec_dir):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("build", "dist", "__pycache__"))
         for name in files:
             if name.endswith(".py"):
                 named.add(os.path.relpath(os.path.join(root, name), spec_dir).replace(os.sep, "/"))
     return sorted(p for p in named if os.path.isfile(os.path.join(spec_dir, p)))
+
+
+def _local_base_model(project: ir.Project, spec_dir: str) -> list[str]:
+    """A `base_model` that is a directory beside the spec (the local example's tiny model) goes into
+    the image: the fine-tune step loads it there. A hub id is downloaded by the step."""
+    base = project.llm.base_model if project.llm else None
+    root = os.path.join(spec_dir, base) if base else ""
+    if not base or os.path.isabs(base) or not os.path.isdir(root):
+        return []
+    return [os.path.relpath(os.path.join(d, f), spec_dir).replace(os.sep, "/")
+            for d, _, files in os.walk(root) for f in files]
 
 
 def _code_refs(project: ir.Project) -> list[str]:

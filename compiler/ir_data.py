@@ -235,6 +235,7 @@ class Approval(Node):
 
     required_for: tuple[str, ...]
     notify: tuple[str, ...]
+    timeout_seconds: int = 24 * 3600  # how long the approval step waits for a decision
     span: Span = NO_SPAN
 
 

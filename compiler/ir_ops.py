@@ -128,6 +128,7 @@ class Monitoring(Node):
     feedback: Feedback | None
     on_violation: tuple[str, ...]
     alerts: tuple[str, ...]
+    capture_sample: float = 1.0  # fraction of served requests recorded for monitoring
     span: Span = NO_SPAN
 
 

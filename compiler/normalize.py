@@ -64,9 +64,12 @@ def sections(doc: Document) -> tuple[ir.Project, list[Diagnostic]]:
 
 def complete(project: ir.Project, doc: Document) -> ir.Project:
     """The IR of `sections` with its spec hash and pipelines: what targets compile."""
-    import hashlib
+    try:
+        from _sha256 import sha256  # CPython's own: hashlib loads OpenSSL, a cost on every validate
+    except ImportError:
+        from hashlib import sha256
 
-    from .pipelines import build_pipelines  # imported here: validating a spec builds no pipelines
+    from .pipelines import build_pipelines
 
-    project = replace(project, spec_hash=hashlib.sha256(doc.raw).hexdigest())
+    project = replace(project, spec_hash=sha256(doc.raw).hexdigest())
     return replace(project, pipelines=build_pipelines(project))

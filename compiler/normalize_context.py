@@ -16,7 +16,8 @@ from .diagnostics import Diagnostic
 from .ir_base import Span
 from .ir_data import Autoscaling, Resources, Spot, Threshold
 from .loader import Document, Path
-from .units import cpu_cores, cron, duration_seconds, size_bytes
+from . import cron as cronspec
+from .units import cpu_cores, duration_seconds, size_bytes
 
 
 class Context:
@@ -44,7 +45,7 @@ class Context:
             return fallback
 
     def cron(self, path: Path, value: str) -> str:
-        return self.parse(path, value, cron, "E601", "invalid cron expression", value)
+        return self.parse(path, value, cronspec.normalize, "E601", "invalid cron expression", value)
 
     def seconds(self, path: Path, value: Any, fallback: int = 1) -> int:
         return self.parse(path, value, duration_seconds, "E602", "invalid duration", fallback)

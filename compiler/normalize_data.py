@@ -191,6 +191,7 @@ def registry(ctx: Context, raw: dict, name: str) -> ir.Registry:
         approval=ir.Approval(
             required_for=tuple(approval.get("required_for") or ()),
             notify=tuple(approval.get("notify") or ()),
+            timeout_seconds=ctx.seconds(("registry", "approval", "timeout"), approval.get("timeout", "24h")),
             span=ctx.span(("registry", "approval")),
         ) if approval is not None else None,
         span=ctx.span(("registry",)),

@@ -105,6 +105,7 @@ def monitoring(ctx: Context, raw: dict | None, data: ir.Data | None) -> ir.Monit
         ) if feedback is not None else None,
         on_violation=tuple(raw.get("on_violation") or default.ON_VIOLATION),
         alerts=tuple(raw.get("alerts") or ()),
+        capture_sample=float((raw.get("capture") or {}).get("sample", default.CAPTURE_SAMPLE)),
         span=ctx.span(("monitoring",)),
     )
 

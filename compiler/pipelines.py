@@ -309,17 +309,21 @@ def monitor_pipeline(project: ir.Project) -> Pipeline | None:
             args.append(("max_error_rate", repr(m.max_error_rate)))
         checks.append(Step(name="check-infrastructure", action="monitor_infra", kind="processing",
                            outputs=outputs, args=tuple(args), resources=LIGHT, cache=False, span=m.span))
+    # drift and performance read the traffic the monitored environment captured (its location is
+    # the target's: runtime/captures.py)
+    watched = (("captures", project.deployment.environments[-1].name),) if (
+        project.deployment and project.deployment.environments) else ()
     if m.drift:
         d = m.drift
         checks.append(Step(
             name="detect-drift", action="drift", kind="processing", outputs=outputs,
             args=(("reference", d.reference), ("method", d.method), ("threshold", repr(d.threshold)),
-                  ("features", ",".join(d.features))),
+                  ("features", ",".join(d.features))) + watched,
             resources=PROCESSING, cache=False, span=d.span,
         ))
     if m.performance:
         checks.append(Step(name="check-performance", action="performance", kind="processing", outputs=outputs,
-                           args=(("labels", m.performance.labels),), resources=PROCESSING, cache=False,
+                           args=(("labels", m.performance.labels),) + watched, resources=PROCESSING, cache=False,
                            span=m.performance.span))
     if m.llm:
         checks.append(Step(name="check-llm-quality", action="llm_quality", kind="processing", outputs=outputs,
@@ -328,6 +332,9 @@ def monitor_pipeline(project: ir.Project) -> Pipeline | None:
         checks.append(Step(name="run-eval-suite", action="eval_suite", kind="processing", outputs=outputs,
                            args=(("dataset", project.evals.suite.dataset),), resources=PROCESSING, cache=False,
                            span=project.evals.suite.span))
+    feedback = [Step(name="collect-feedback", action="feedback", kind="processing",
+                     outputs=(Port("report", "metrics"),), resources=PROCESSING, cache=False,
+                     span=m.feedback.span)] if m.feedback else []
     act = Step(
         name="act-on-violations", action="act", kind="processing",
         inputs=tuple(Input(c.name.replace("-", "_") + "_violated", "boolean", FromStep(c.name, "violated"))
@@ -338,7 +345,7 @@ def monitor_pipeline(project: ir.Project) -> Pipeline | None:
     return Pipeline(
         name="monitor",
         description=f"Monitor {project.registry.model} on schedule {m.schedule}",
-        params=tuple(_common_params(project)), steps=tuple(checks) + (act,), schedule=m.schedule,
+        params=tuple(_common_params(project)), steps=tuple(checks) + tuple(feedback) + (act,), schedule=m.schedule,
         on_failure=_notify_step(project, "monitor"),
     )
 

@@ -9,7 +9,6 @@ this without importing any target.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import NamedTuple
 
@@ -58,6 +57,8 @@ def vertex_endpoint_id(project: str, environment: str) -> str:
     if not found[:1].isalpha():
         found = f"e-{found}"
     if len(found) > 63:
+        import hashlib  # here: loading OpenSSL is a cost every validate paid for rare long names
+
         found = f"{found[:54].rstrip('-')}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
     assert _VERTEX_ID.match(found), found
     return found

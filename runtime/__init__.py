@@ -18,7 +18,9 @@ module imports what it needs (pandas, numpy, scipy, torch, mlflow) itself:
 - `platforms`: what differs per target at run time (tracking store, data, deploy and rollout,
   calling an endpoint, approval, alerts): `platforms.current(ctx)` is the step's `Platform`
   (`local`, `sagemaker`, `kubeflow`, `vertex`).
-- `monitoring`: monitor_infra, performance, llm_quality, eval_suite, act, notify.
+- `monitoring`: monitor_infra, performance, llm_quality, eval_suite, act, notify; the infrastructure
+  check's sources (`platforms.infra_checks`, `infra_local`, `infra_cloudwatch`), retrain and rollback
+  (`platforms.monitor_actions`), feedback (`feedback`: the server side; `feedback_monitor`: the step).
 - `sweep`: in-process sweeps as an Optuna study (TPE for bayesian, random, grid).
 - `stepio`, `stepmain`: the step contract's references (`PATH#KEY`, KFP ExecutorOutput,
   `${secret:..}`) and `mlopsc step` itself.

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from mlopsc.runtime.steps import (
     StepContext,
@@ -84,37 +83,65 @@ def feast_features(ctx: StepContext, frames: dict) -> dict:
 
 
 def drift(ctx: StepContext) -> dict:
+    """The current data (a file, or the traffic captured since the last run: `live_data`)
+    against the reference dataset; the window is committed once the report is written."""
     from mlopsc.runtime import drift as dr
+    from mlopsc.runtime import live_data
+
     project, m = ctx.project, ctx.project.monitoring
     if m is None or m.drift is None or project.data is None:
         raise StepFailed("the spec declares no drift monitoring")
     ref_ds = project.data.dataset(m.drift.reference)
     if ref_ds is None:
         raise StepFailed(f"drift reference {m.drift.reference!r} is not a dataset")
-    current_ref = ctx.inputs.get("current") or ctx.args.get("data")
-    if not current_ref:
-        raise StepFailed("no current data to compare: pass --data FILE")
-    storage = step_storage(ctx)
-    current_path = Path(current_ref) if Path(current_ref).is_absolute() else ctx.root / current_ref
-    reference = storage.read_dataset(ref_ds, ctx.spec_dir, requested_version(ctx, ref_ds.name))
-    current = storage.read_table(current_path)
+    window = live_data.current(ctx)
+    reference = step_storage(ctx).read_dataset(ref_ds, ctx.spec_dir, requested_version(ctx, ref_ds.name))
     columns = ref_ds.columns
     if not columns and ref_ds.schema_from:
         src = project.data.dataset(ref_ds.schema_from)
         columns = src.columns if src else ()
-    report = dr.drift_for_spec(reference, current, m.drift, columns)
-    out = ctx.output("report")
-    write_json(out, report)
-    html_path = out.with_name(out.name + ".html")
-    tmp = html_path.with_name(html_path.name + ".tmp")
-    tmp.write_text(dr.render_html(report), encoding="utf-8", newline="\n")
-    os.replace(tmp, html_path)
-    paths = {"json": str(out), "html": str(html_path)}
-    if "violated" in ctx.outputs:
-        write_json(ctx.output("violated"), report["drifted"])
+    report = dr.drift_for_spec(reference, window.frame, _watched(m.drift, columns, project.data.label), columns)
+    report["source"] = window.source
+    if window.location:
+        report["window"] = {"since": window.since, "until": window.until}
+    paths = _write_drift(ctx, report, dr.render_html)
     for f in report["features"]:
         stat = f["statistic"]
         shown = f"{stat:.4f}" if isinstance(stat, float) else str(stat)
         ctx.log(f"{'DRIFT' if f['drifted'] else 'ok   '} {f['feature']}: {f['method']} {shown} "
                 f"(threshold {f['threshold']:g})")
+    _publish_metrics(ctx, report)
+    window.commit()
     return {"drifted": report["drifted"], "drifted_features": report["drifted_features"], **paths}
+
+
+def _watched(d, columns, label):
+    """The spec's drift features; without a list, every schema column but the label (captured
+    traffic carries no label) and unique keys (every new id is a new category) — or every
+    reference column when the schema names none."""
+    from dataclasses import replace
+
+    if d.features or not columns:
+        return d
+    return replace(d, features=tuple(c.name for c in columns if c.name != label and not c.unique))
+
+
+def _write_drift(ctx: StepContext, report: dict, render_html) -> dict[str, str]:
+    out = ctx.output("report")
+    write_json(out, report)
+    html_path = out.with_name(out.name + ".html")
+    tmp = html_path.with_name(html_path.name + ".tmp")
+    tmp.write_text(render_html(report), encoding="utf-8", newline="\n")
+    os.replace(tmp, html_path)
+    if "violated" in ctx.outputs:
+        write_json(ctx.output("violated"), report["drifted"])
+    return {"json": str(out), "html": str(html_path)}
+
+
+def _publish_metrics(ctx: StepContext, report: dict) -> None:
+    """Under SageMaker Model Monitor, the CloudWatch metrics the compiled drift alarms watch."""
+    from mlopsc.runtime import model_monitor
+
+    written = model_monitor.publish_drift_metrics(report)
+    if written:
+        ctx.log(f"wrote {written[1]} CloudWatch metric(s) to {written[0]}")

@@ -18,6 +18,9 @@ from mlopsc.runtime.platforms.mlflow_registry import resolve_version
 from mlopsc.runtime.steps import StepContext, StepFailed, write_json
 
 HEALTH_ROUTE, PREDICT_ROUTE = "/health", "/predict"  # the routes `mlopsc serve` answers
+# what KServe's storage initializer downloads into /mnt/models (it cannot read MLflow's proxied
+# `mlflow-artifacts:` store, nor a path on the tracking server's disk)
+KSERVE_SCHEMES = ("s3://", "gs://", "pvc://", "hdfs://", "webhdfs://", "https://", "http://", "hf://", "oci://")
 
 
 def export_model(ctx: StepContext) -> dict:
@@ -31,6 +34,18 @@ def export_model(ctx: StepContext) -> dict:
         "imageUri": image, "healthRoute": HEALTH_ROUTE, "predictRoute": PREDICT_ROUTE}}
     ctx.log(f"model {model} version {version}: {model_uri}")
     return {"model": model, "version": version, "model_uri": model_uri}
+
+
+def kserve_storage_uri(tracker, model: str, version: str) -> str:
+    """The registered version's MLflow model directory (MLmodel, the flavor's files, the feature
+    transform pickled by value with the user's code) as KServe's `storageUri`: the version's own
+    artifact location in the tracking server's object store, which KServe mounts at /mnt/models."""
+    uri = tracker.client.get_model_version_download_uri(model, version)
+    if not str(uri).startswith(KSERVE_SCHEMES):
+        raise StepFailed(f"version {version} of {model} is stored at {uri}, which KServe cannot download: run the "
+                         "MLflow server with an object-store artifact root (--default-artifact-root s3://... or "
+                         "gs://... and --no-serve-artifacts) so model versions have a URI KServe reads")
+    return str(uri)
 
 
 def prepare_endpoint(ctx: StepContext) -> dict:

@@ -97,7 +97,8 @@ def start_proxy(config: dict, workdir: Path, master_key: str, extra_env: dict[st
     path.write_text(yaml.safe_dump(config, sort_keys=True), encoding="utf-8")
     port = free_port()
     exe = Path(sys.executable).with_name("litellm")
-    env = {**os.environ, "LITELLM_MASTER_KEY": master_key, "LITELLM_LOG": "ERROR", **(extra_env or {})}
+    env = {**os.environ, "LITELLM_MASTER_KEY": master_key, "LITELLM_LOG": "ERROR",
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(extra_env or {})}  # no network: the packaged cost map
     proc = Process([str(exe), "--config", str(path), "--host", "127.0.0.1", "--port", str(port)],
                    workdir / "litellm.log", env=env)
     url = f"http://127.0.0.1:{port}"

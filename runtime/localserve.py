@@ -9,9 +9,11 @@ each server is its own process, started in a new session and recorded in
                     "url": ..., "version": "2"}]}
 
     python -m mlopsc.runtime.localserve model --model-uri models:/m/2 --name m --version 2 --ready F
+    python -m mlopsc.runtime.localserve llm --model-uri models:/m/2 --name m --version 2 --ready F
     python -m mlopsc.runtime.localserve router --champion URL [--challenger URL --rollout JSON] --ready F
 
-A process writes its URL to the `--ready` file once it listens; SIGTERM stops it cleanly.
+A model server started for an environment captures its traffic (`capture_env`,
+`captures.CaptureWriter`). A process writes its URL to the `--ready` file once it listens; SIGTERM stops it cleanly.
 """
 
 from __future__ import annotations
@@ -91,9 +93,18 @@ def feast_env(root: Path) -> dict[str, str]:
     return {"MLOPSC_FEAST_REPO": str(repo.resolve())} if (repo / "feature_store.yaml").is_file() else {}
 
 
+def capture_env(root: Path, environment: str | None) -> dict[str, str]:
+    """What makes a model server capture its traffic into `.mlopsc/captures/<environment>/`."""
+    if not environment:
+        return {}
+    directory = Path(root).resolve() / STATE_DIR / "captures" / environment
+    return {"MLOPSC_CAPTURE_DIR": str(directory), "MLOPSC_CAPTURE_ENVIRONMENT": environment}
+
+
 def start(kind: str, args: list[str], root: Path, name: str, timeout: float = 180.0,
-          env: dict[str, str] | None = None) -> dict:
-    """Start `python -m mlopsc.runtime.localserve KIND ARGS` detached; return {pid, url, log}."""
+          env: dict[str, str] | None = None, environment: str | None = None) -> dict:
+    """Start `python -m mlopsc.runtime.localserve KIND ARGS` detached; return {pid, url, log}.
+    A model server of an `environment` captures what it answers (`capture_env`)."""
     logs = serving_dir(root) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     ready = logs / f"{name}.{os.getpid()}.{time.monotonic_ns()}.ready"
@@ -102,7 +113,7 @@ def start(kind: str, args: list[str], root: Path, name: str, timeout: float = 18
         proc = subprocess.Popen(
             [sys.executable, "-m", "mlopsc.runtime.localserve", kind, *args, "--ready", str(ready)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, **feast_env(root), **(env or {})},
+            env={**os.environ, **feast_env(root), **capture_env(root, environment), **(env or {})},
         )
     deadline = time.monotonic() + timeout
     try:
@@ -154,6 +165,38 @@ def environments(root: Path) -> list[str]:
     return sorted(p.stem for p in d.glob("*.json")) if d.exists() else []
 
 
+# `mlopsc serve` runs a server in the foreground, beside (not instead of) what a run deployed: it
+# records itself in a file of its own while it runs, so the monitor's infrastructure check sees it.
+def foreground_dir(root: Path) -> Path:
+    return serving_dir(root) / "foreground"
+
+
+def record_foreground(root: Path, environment: str, url: str, version: str) -> Path:
+    """Record this process as a foreground server of `environment`; the record's path."""
+    path = foreground_dir(root) / f"{environment}-{os.getpid()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"environment": environment, "pid": os.getpid(), "role": "serve", "url": url,
+                               "version": version}, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def foreground_servers(root: Path) -> list[dict]:
+    """The foreground servers still running (records of dead ones, e.g. after kill -9, are dropped)."""
+    found = []
+    for path in sorted(foreground_dir(root).glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if alive(record.get("pid")):
+            found.append(record)
+        else:
+            path.unlink(missing_ok=True)
+    return found
+
+
 # ---------------------------------------------------------------- the processes themselves
 
 
@@ -172,6 +215,11 @@ def _serve(service: Any, ready: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["llm"]:  # an LLM registry version: the OpenAI-compatible server (llm_server)
+        from mlopsc.runtime.llm_server import serve_registered
+
+        return serve_registered(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m mlopsc.runtime.localserve")
     sub = parser.add_subparsers(dest="kind", required=True)
     m = sub.add_parser("model")
@@ -196,7 +244,11 @@ def main(argv: list[str] | None = None) -> None:
             from mlopsc.runtime.feast_store import OnlineFeatures
 
             model = OnlineFeatures(model, Path(os.environ["MLOPSC_FEAST_REPO"]))
-        server = ModelServer(model, name=a.name, version=a.version, host=a.host, port=a.port)
+        from mlopsc.runtime.captures import CaptureWriter
+
+        capture = CaptureWriter.from_env(model=a.name, version=a.version,
+                                         environment=os.environ.get("MLOPSC_CAPTURE_ENVIRONMENT"))
+        server = ModelServer(model, name=a.name, version=a.version, host=a.host, port=a.port, capture=capture)
         _serve(server, a.ready)
         return
     from mlopsc import ir

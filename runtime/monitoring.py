@@ -2,12 +2,12 @@
 and the reactions: act (alert / retrain / rollback) and notify.
 
 Every check writes `report` (JSON) and `violated` (boolean) like the drift step. Data for a
-check comes from `--arg data=FILE` (what `mlopsc monitor --data` passes) or the spec.
+check comes from `--arg data=FILE` (what `mlopsc monitor --data` passes) or the spec; drift and
+performance read captured traffic (`live_data`, `live_performance`).
 
 Data files, the tracking store and alerts go through the step's platform (`platforms.current`):
-today every platform reads local files, and sends alerts as `platforms.alerts` describes
-(`webhook:<url>` channels get an HTTP POST of the JSON message; `slack:`, `email:` and other
-channels are printed).
+today every platform reads local files, and delivers alerts as `platforms.alerts` describes
+(Slack, email, PagerDuty, webhooks; a receiver that does not answer is reported, not fatal).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlopsc.runtime import localserve, platforms
+from mlopsc.runtime import platforms
+from mlopsc.runtime.platforms import monitor_actions
 from mlopsc.runtime.platforms.alerts import send_alerts  # noqa: F401 (its public name here, for callers)
 from mlopsc.runtime.steps import StepContext, StepFailed, read_json, write_json
 
@@ -48,85 +49,50 @@ def _current_data(ctx: StepContext, fallback: str | None = None):
 
 
 def monitor_infra(ctx: StepContext) -> dict:
-    """Read every running local server's /metrics; check error rate and p99 latency."""
-    from mlopsc.runtime.httpbase import Upstream
-    from mlopsc.runtime.serving import parse_prometheus
+    """Error rate and p99 latency from the platform's metrics (`infra_checks`)."""
+    from mlopsc.runtime.platforms.infra_checks import report
 
-    max_err = float(ctx.args["max_error_rate"]) if ctx.args.get("max_error_rate") else None
-    max_p99 = float(ctx.args["max_p99_latency_ms"]) if ctx.args.get("max_p99_latency_ms") else None
-    checks, servers = [], []
-    client = Upstream(timeout=5)
-    for env in localserve.environments(ctx.root):
-        state = localserve.read_state(ctx.root, env) or {}
-        for p in state.get("processes", []):
-            if p.get("role") == "router" or not localserve.alive(p.get("pid")):
-                continue
-            try:
-                status, body = client.get(p["url"] + "/metrics")
-            except OSError:
-                continue
-            if status != 200:
-                continue
-            m = parse_prometheus(body.decode())
-            requests = sum(v for k, v in m.items() if k.startswith("mlopsc_requests_total") and 'path="/predict"' in k)
-            errors = sum(v for k, v in m.items() if k.startswith("mlopsc_errors_total") and 'kind="model"' in k)
-            p99 = _histogram_quantile(m, 0.99)
-            servers.append({"environment": env, "url": p["url"], "version": p.get("version"),
-                            "requests": requests, "errors": errors, "p99_ms": p99})
-            name = f"{env} v{p.get('version')}"
-            if max_err is not None and requests:
-                rate = errors / requests
-                checks.append({"passed": rate <= max_err,
-                               "message": f"{name}: error rate {rate:.4f} (max {max_err:g}, {requests:.0f} requests)"})
-            if max_p99 is not None and p99 is not None:
-                checks.append({"passed": p99 <= max_p99,
-                               "message": f"{name}: p99 latency <= {p99:g} ms (max {max_p99:g})"})
-    if not servers:
-        ctx.log("no running model servers to check (start them with `mlopsc run --serve` or `mlopsc serve`)")
-    report = {"check": "infrastructure", "servers": servers, "checks": checks,
-              "violated": any(not c["passed"] for c in checks), "skipped": not servers}
-    return _finish(ctx, report)
-
-
-def _histogram_quantile(m: dict[str, float], q: float) -> float | None:
-    """Upper bound (ms) of the histogram bucket holding quantile q, or None without samples."""
-    buckets = []
-    for key, value in m.items():
-        if key.startswith("mlopsc_request_duration_seconds_bucket"):
-            le = key.split('le="', 1)[1].split('"', 1)[0]
-            buckets.append((float("inf") if le == "+Inf" else float(le), value))
-    buckets.sort()
-    total = buckets[-1][1] if buckets else 0
-    if not total:
-        return None
-    for bound, count in buckets:
-        if count >= q * total:
-            return bound * 1000
-    return None
+    return _finish(ctx, report(ctx))
 
 
 # ---------------------------------------------------------------- model performance on fresh labels
 
 
 def performance(ctx: StepContext) -> dict:
-    """Metrics of the production model on labelled fresh data against the spec's thresholds."""
+    """Metrics of the production model on fresh labels against the spec's thresholds.
+
+    Labels that carry a `request_id` (delayed ground truth for served predictions) are joined
+    to the captured predictions by request id (`live_performance`); a labelled batch without
+    request ids (`--data FILE`, or such a file as `labels`) is predicted by the production model."""
     from mlopsc.runtime import evaluate as ev
 
     project, m = ctx.project, ctx.project.monitoring
     if m is None or m.performance is None or project.data is None or not project.data.label:
         raise StepFailed("the spec declares no performance monitoring with a label")
-    df = _current_data(ctx, fallback=None if "://" in m.performance.labels else m.performance.labels)
     label = project.data.label
+    if ctx.args.get("data") or ctx.inputs.get("current"):
+        df = _current_data(ctx)
+    else:
+        from mlopsc.runtime.live_performance import read_labels
+
+        df = read_labels(ctx, m.performance.labels)
     if label not in df.columns:
         raise StepFailed(f"the data has no label column {label!r}: performance needs fresh labels")
-    tracker = platforms.current(ctx).tracker(ctx)
-    alias = ctx.args.get("environment", "production")
-    if tracker.version_for_alias(project.registry.model, alias) is None:
-        raise StepFailed(f"no model serves {alias}: nothing to measure")
-    model = tracker.load_model(f"models:/{project.registry.model}@{alias}")
-    metrics = ev.evaluate_model(model, df, label, latency_samples=0)
+    if "request_id" in df.columns and not ctx.args.get("data"):
+        from mlopsc.runtime.live_performance import joined_metrics
+
+        metrics, joined = joined_metrics(ctx, df, label)
+        source = {"labels": len(df), "joined_predictions": joined}
+    else:
+        tracker = platforms.current(ctx).tracker(ctx)
+        alias = ctx.args.get("environment", "production")
+        if tracker.version_for_alias(project.registry.model, alias) is None:
+            raise StepFailed(f"no model serves {alias}: nothing to measure")
+        model = tracker.load_model(f"models:/{project.registry.model}@{alias}")
+        metrics = ev.evaluate_model(model, df, label, latency_samples=0)
+        source = {"labelled_rows": len(df)}
     gate = ev.gate(metrics, m.performance.thresholds)
-    report = {"check": "performance", "metrics": gate["metrics"], "violated": not gate["passed"],
+    report = {"check": "performance", "metrics": gate["metrics"], "violated": not gate["passed"], **source,
               "checks": [{"passed": c["passed"], "message": c["message"]} for c in gate["checks"]]}
     return _finish(ctx, report)
 
@@ -135,15 +101,18 @@ def performance(ctx: StepContext) -> dict:
 
 
 def llm_quality(ctx: StepContext) -> dict:
-    """Rates from logged production interactions (JSONL: `hallucination`, `refusal`,
-    `tool_call_success` booleans per interaction), against the spec's limits."""
+    """Rates from logged production interactions (`--data` JSONL: `hallucination`, `refusal`,
+    `tool_call_success` booleans per interaction; else the gateway's captures, see `llm_monitor`),
+    against the spec's limits."""
     m = ctx.project.monitoring
     if m is None or m.llm is None:
         raise StepFailed("the spec declares no LLM quality monitoring")
-    if not ctx.args.get("data"):
-        raise StepFailed("llm quality needs logged interactions: pass --data FILE (JSONL with hallucination, "
-                         "refusal and tool_call_success per interaction)")
-    df = _current_data(ctx)
+    if ctx.args.get("data"):
+        df = _current_data(ctx)
+    else:  # the LiteLLM gateway's captured traffic, rated with the eval suite's scorers
+        from mlopsc.runtime.llm_monitor import interactions_frame
+
+        df = interactions_frame(ctx)
     checks = []
     for column, limit, worse in (("hallucination", m.llm.max_hallucination_rate, "max"),
                                  ("refusal", m.llm.max_refusal_rate, "max"),
@@ -152,6 +121,9 @@ def llm_quality(ctx: StepContext) -> dict:
             continue
         if column not in df.columns:
             checks.append({"passed": False, "message": f"{column}: not in the logged interactions"})
+            continue
+        if df[column].dropna().empty:
+            checks.append({"passed": True, "message": f"{column}: no interaction it applies to (not measured)"})
             continue
         rate = float(df[column].dropna().astype(bool).mean())
         ok = rate <= limit if worse == "max" else rate >= limit
@@ -228,21 +200,9 @@ def act(ctx: StepContext) -> dict:
         sent = platforms.current(ctx).send_alerts(channels, {"text": text, "violations": violated}, ctx.log)
         done.append({"action": "alert", "sent": sent})
     if "retrain" in actions:
-        trigger = ctx.root / ".mlopsc" / "triggers" / "retrain.json"
-        write_json(trigger, {"reason": violated})
-        ctx.log(f"retrain requested ({trigger}); run `mlopsc run {project.spec_path} --pipeline train`")
-        done.append({"action": "retrain", "trigger": str(trigger)})
+        done.append(monitor_actions.retrain(ctx, violated))
     if "rollback" in actions:
-        tracker = platforms.current(ctx).tracker(ctx)
-        model = project.registry.model
-        prev = tracker.version_for_alias(model, "previous-production")
-        if prev is None:
-            ctx.log("rollback requested, but production has no previous version to return to")
-            done.append({"action": "rollback", "done": False})
-        else:
-            tracker.set_alias(model, "production", str(prev.version))
-            ctx.log(f"rolled production back to version {prev.version} (registry alias)")
-            done.append({"action": "rollback", "done": True, "version": str(prev.version)})
+        done.append(monitor_actions.rollback(ctx, ctx.args.get("environment", "production")))
     return {"violated": violated, "actions": done}
 
 

@@ -234,3 +234,16 @@ class Rollout:
             "champion": self.champion.summary(),
             "history": list(self.history),
         }
+
+
+def breached_rule(rollback: ir.Rollback | None, error_rate: float | None, p99_ms: float | None) -> str | None:
+    """The first rollback rule that measured numbers break, described; None when all hold (a
+    number that was not measured, no traffic, breaks nothing). For controllers that read the
+    numbers from a metrics server (Kubeflow, Vertex) instead of counting responses."""
+    if rollback is None:
+        return None
+    if rollback.max_error_rate is not None and error_rate is not None and error_rate > rollback.max_error_rate:
+        return f"error rate {error_rate:.4g} exceeds max_error_rate {rollback.max_error_rate:g}"
+    if rollback.max_p99_latency_ms is not None and p99_ms is not None and p99_ms > rollback.max_p99_latency_ms:
+        return f"p99 latency {p99_ms:.1f} ms exceeds max_p99_latency_ms {rollback.max_p99_latency_ms:g}"
+    return None

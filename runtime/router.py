@@ -8,6 +8,10 @@ exactly 5 of every 100 requests go to the challenger at 5%. In shadow mode the r
 from the champion and mirrors a deterministic sample of requests to the challenger in the
 background; the challenger never answers a client.
 
+Every request gets an id (`X-Request-Id`: the client's, else a new one), sent to the model server
+that answers (which captures the exchange under it) and returned to the client; mirrored copies
+carry `X-Mlopsc-Shadow: 1` so captures keep them apart from live traffic.
+
 The rollout controller the router drives (`Rollout`: canary, blue/green, shadow, A/B with
 automatic rollback) lives in `rollout`.
 """
@@ -20,6 +24,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from mlopsc.runtime.captures import request_id
 from mlopsc.runtime.httpbase import HTTPService, JSONHandler, Upstream
 from mlopsc.runtime.rollout import CHALLENGER, CHAMPION, Observed, Rollout, derive_window, p99
 
@@ -46,15 +51,23 @@ class _Handler(JSONHandler):
             self.close_connection = True
             self.send_json(413, {"error": str(e)})
             return
-        if path == "/predict":
-            status, data, variant = router.forward(body)
-            self.send_bytes(status, data, "application/json", {"X-Mlopsc-Variant": variant})
+        if path == "/predict" or path.startswith("/v1/"):  # /v1/: an LLM server's OpenAI API
+            rid = request_id(self.headers.get("X-Request-Id"))
+            status, data, variant = router.forward(body, path, rid)
+            self.send_bytes(status, data, "application/json", {"X-Mlopsc-Variant": variant, "X-Request-Id": rid})
         elif path == "/rollback":
             router.rollback("requested over HTTP")
             self.send_json(200, router.status())
         elif path == "/promote":
             router.promote("requested over HTTP")
             self.send_json(200, router.status())
+        elif path == "/feedback":  # stored by the champion's server (runtime/feedback.py)
+            try:
+                status, data, _ = router._upstream.request("POST", f"{router.champion_url}/feedback", body,
+                                                           {"Content-Type": "application/json"})
+            except OSError as e:
+                status, data = 502, json.dumps({"error": f"upstream unreachable: {e}"}).encode()
+            self.send_bytes(status, data, "application/json")
         else:
             self.send_json(404, {"error": f"no such path: {path}"})
 
@@ -151,12 +164,14 @@ class Router(HTTPService):
             step = self.rollout.step if self.rollout is not None else 0
             return (CHALLENGER if to_challenger else CHAMPION), mirror, step
 
-    def forward(self, body: bytes) -> tuple[int, bytes, str]:
+    def forward(self, body: bytes, path: str = "/predict", rid: str | None = None) -> tuple[int, bytes, str]:
+        """Send one request on; the model server that answers captures it under `rid`."""
         variant, mirror, step = self._choose()
         url = self.challenger_url if variant == CHALLENGER else self.champion_url
+        rid = rid or request_id(None)
         if mirror:
-            self._mirror(body, self.challenger_url, step)
-        status, data, latency_ms = self._call(url, body)
+            self._mirror(body, self.challenger_url, step, path, rid)
+        status, data, latency_ms = self._call(url, body, path, {"X-Request-Id": rid})
         with self._lock:
             key = (variant, status)
             self.served[key] = self.served.get(key, 0) + 1
@@ -164,11 +179,12 @@ class Router(HTTPService):
                 self.rollout.record(variant, step, status, latency_ms)
         return status, data, variant
 
-    def _call(self, base_url: str | None, body: bytes) -> tuple[int, bytes, float]:
+    def _call(self, base_url: str | None, body: bytes, path: str = "/predict",
+              headers: dict | None = None) -> tuple[int, bytes, float]:
         start = time.perf_counter()
         try:
             status, data, _ = self._upstream.request(
-                "POST", f"{base_url}/predict", body, {"Content-Type": "application/json"}
+                "POST", f"{base_url}{path}", body, {"Content-Type": "application/json", **(headers or {})}
             )
         except TimeoutError as e:
             status, data = 504, json.dumps({"error": f"upstream timed out: {e}"}).encode()
@@ -176,14 +192,14 @@ class Router(HTTPService):
             status, data = 502, json.dumps({"error": f"upstream unreachable: {e}"}).encode()
         return status, data, (time.perf_counter() - start) * 1000
 
-    def _mirror(self, body: bytes, url: str | None, step: int) -> None:
+    def _mirror(self, body: bytes, url: str | None, step: int, path: str, rid: str) -> None:
         if self._mirror_pool is None:
             with self._lock:
                 if self._mirror_pool is None:
                     self._mirror_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mirror")
 
         def run() -> None:
-            status, _, latency_ms = self._call(url, body)
+            status, _, latency_ms = self._call(url, body, path, {"X-Request-Id": rid, "X-Mlopsc-Shadow": "1"})
             with self._lock:
                 self.mirrored[status] = self.mirrored.get(status, 0) + 1
                 if self.rollout is not None:

@@ -38,17 +38,17 @@ def discard(path: Path) -> None:
 
 
 def run_process(argv: list[str], *, cwd: Path, env: dict[str, str], log_path: Path,
-                out: Callable[[str], None], err: Callable[[str], None], server: StepServer | None = None) -> int:
+                out: Callable[[str], None], err: Callable[[str], None], server: StepServer | None = None,
+                more: bool | str = True) -> int:
     """Run `argv`, showing its lines indented and writing them all to `log_path`; its exit code.
-    With a `server` (`step_server`), the process is a fork of that warm server instead of a new
-    interpreter. On KeyboardInterrupt the child is stopped first (SIGINT, then SIGKILL), then it
+    With a `server` (`step_server`), the process is a warm worker that imported the step's
+    libraries ahead of it (`more`: steps follow, so it starts the next one; a string: the next
+    one's action), else a new interpreter. On KeyboardInterrupt the child is stopped first (SIGINT, then SIGKILL), then it
     propagates."""
-    if server is not None:
-        code = _run_forked(server, argv, cwd=cwd, env=env, log_path=log_path, out=out, err=err)
-        if code is not None:
-            return code  # else the server is gone: run the step as a new interpreter
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, bufsize=1)
+    proc = server.start_step(argv, cwd, env, more) if server is not None else None
+    if proc is None:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1)
     try:
         assert proc.stdout is not None
         _stream(proc.stdout, log_path, out, err)
@@ -56,25 +56,8 @@ def run_process(argv: list[str], *, cwd: Path, env: dict[str, str], log_path: Pa
     except KeyboardInterrupt:
         stop(proc)
         raise
-
-
-def _run_forked(server: StepServer, argv: list[str], *, cwd: Path, env: dict[str, str], log_path: Path,
-                out: Callable[[str], None], err: Callable[[str], None]) -> int | None:
-    read_end, write_end = os.pipe()
-    try:
-        pid = server.start_step(argv, cwd, env, write_end)
-    except OSError:  # ConnectionError included: the server died
-        os.close(read_end)
-        return None
     finally:
-        os.close(write_end)  # the child holds its own copy: EOF comes when it exits
-    try:
-        with open(read_end, encoding="utf-8", errors="replace") as stream:
-            _stream(stream, log_path, out, err)
-        return server.wait_step()
-    except KeyboardInterrupt:
-        stop_forked(server, pid)
-        raise
+        proc.stdout.close()
 
 
 def _stream(lines: Iterable[str], log_path: Path, out: Callable[[str], None], err: Callable[[str], None]) -> None:
@@ -97,20 +80,6 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-def stop_forked(server: StepServer, pid: int) -> None:
-    """`stop` for a step forked by the step server: SIGINT to the step, SIGKILL if it hangs."""
-    try:
-        os.kill(pid, signal.SIGINT)
-        server.wait_step(timeout=STOP_GRACE_SECONDS)
-    except ProcessLookupError:
-        server.wait_step()
-    except TimeoutError:
-        os.kill(pid, signal.SIGKILL)
-        server.wait_step()
-    except ConnectionError:
-        pass
 
 
 def move_into_place(staging: Path, final: Path) -> None:

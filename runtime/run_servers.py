@@ -27,6 +27,7 @@ class Servers:
         self.env = env
         self.out = out
         self.initial_pids = self.running_pids()
+        self.gateway = None  # an LLM spec's LiteLLM gateway (llm_run_gateway), started after the deploy
 
     def running_pids(self) -> set[int]:
         pids = set()
@@ -38,6 +39,9 @@ class Servers:
 
     def stop_started(self) -> None:
         """Stop the servers this run started; servers that were running before stay."""
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
         for env in localserve.environments(self.workdir):
             state = localserve.read_state(self.workdir, env) or {}
             started = [p for p in state.get("processes", []) if p.get("pid") not in self.initial_pids]
@@ -56,7 +60,7 @@ class Servers:
         finally:
             self.stop_started()
 
-    def endpoint(self, env: str, registry: Registry) -> str:
+    def endpoint(self, env: str, registry: Registry, project: ir.Project, spec_dir: Path) -> str:
         """The environment's endpoint URL, starting its champion again when its servers are gone."""
         state = localserve.read_state(self.workdir, env)
         url = state.get("endpoint") if state else None
@@ -64,9 +68,13 @@ class Servers:
             return url
         version = registry.alias_version(env)
         model = registry.model
-        info = localserve.start("model", ["--model-uri", f"models:/{model}/{version}", "--name", model,
-                                          "--version", version, "--tracking-uri", registry.tracking_uri],
-                                self.workdir, f"{env}-champion-v{version}", env=self.env)
+        from mlopsc.runtime import llm_deploy
+
+        kind, args = llm_deploy.server(project, spec_dir, model, version, registry.tracking_uri)
+        from mlopsc.runtime.captures import sample_env
+
+        info = localserve.start(kind, args, self.workdir, f"{env}-champion-v{version}",
+                                env={**self.env, **sample_env(project)}, environment=env)
         localserve.write_state(self.workdir, env, {"environment": env, "endpoint": info["url"], "version": version,
                                                    "processes": [{"role": "champion", "version": version, **info}]})
         return info["url"]
@@ -77,10 +85,14 @@ class Servers:
         if dep is None or not dep.environments:
             return
         env = dep.environments[-1].name
-        url = self.endpoint(env, registry)
+        url = self.endpoint(env, registry, project, spec_dir)
         self.out(f"{env} endpoint: {url}/predict")
         if predict:
             self.predict_one(project, spec_dir, url)
+        if project.llm is not None and project.llm.gateway is not None:
+            from mlopsc.runtime.llm_run_gateway import start_gateway
+
+            self.gateway = start_gateway(self, project, spec_dir, (env, url, registry), predict)
 
     def predict_one(self, project: ir.Project, spec_dir: Path, url: str) -> None:
         from mlopsc.runtime.deploy import traffic_instances

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -52,16 +53,30 @@ class PipelineWalk:
         self.values: dict[tuple[str, str, str], Any] = {}  # (pipeline, step, output) -> parameter value
         self.params: dict[str, str] = {}
         self.server: StepServer | None = None  # started by the first step that runs (none when all are cached)
+        self.run_actions: tuple[str, ...] = ()  # the actions of every step this run may run (the zygote warms them)
+        self.pipelines_after = 0  # pipelines this run walks after the current one
         self.confirmed: list[tuple[str, str]] = []  # registry-checked steps this run ran or found valid
+        self.usage: list[dict] = []  # usage records of the steps this run executed (`record_usage`)
+        self.did_real_work = False  # a step other than the never-cached ones ran
 
-    def step_server(self) -> StepServer | None:
-        """The run's warm fork server (`step_server`); None where steps run as plain subprocesses."""
+    def step_server(self, next_action: str | None = None) -> StepServer | None:
+        """The run's warm step workers (`step_server`); None where steps run as new interpreters."""
         if self.server is None and step_server.available():
-            try:
-                self.server = step_server.StepServer(self.env, self.store.workdir)
-            except OSError:
-                return None
+            self.server = step_server.StepServer(self.env, self.store.workdir, next_action, say=self.opts.err,
+                                                 actions=self.run_actions, spec=str(self.spec))
         return self.server
+
+    def will_walk(self, pipelines: list[ir.Pipeline]) -> None:
+        """The pipelines this run walks: a zygote warms what all their steps import."""
+        self.run_actions = tuple(dict.fromkeys(s.action for p in pipelines for s in p.steps
+                                               if s.action not in step_server.COLD_ACTIONS))
+
+    def more_after(self, pipeline: ir.Pipeline, step: ir.Step) -> bool | str:
+        """Whether a step that runs in a warm worker may follow `step` (here or in a later
+        pipeline): the next such step's action when it is in this pipeline."""
+        later = pipeline.steps[[s.name for s in pipeline.steps].index(step.name) + 1:]
+        warm = [s.action for s in later if s.action not in step_server.COLD_ACTIONS]
+        return warm[0] if warm else self.pipelines_after > 0
 
     def more_will_run(self, pipeline: ir.Pipeline) -> bool:
         """Whether steps beyond the cold ones will likely run: an unconditional one never ran."""
@@ -77,6 +92,22 @@ class PipelineWalk:
             entry = self.store.read_cache(pipeline, step)
             if entry is not None:
                 self.store.write_cache(pipeline, step, {**entry, "registry": fingerprint})
+
+    def record_usage(self) -> None:
+        """Write this run's usage records into MLflow, unless only never-cached steps ran: then
+        they wait in the pending file, so a cached re-run does not import MLflow for them."""
+        if not self.usage:
+            return
+        if not self.did_real_work:
+            usage.keep_pending(self.store.workdir, self.usage)
+        elif self.server is not None and self.server.forks():
+            usage.keep_pending(self.store.workdir, self.usage)  # then written by a fork of the zygote
+            argv = [sys.executable, "-m", "mlopsc.runtime.usage", str(self.store.workdir), self.registry.tracking_uri]
+            run_process(argv, cwd=self.store.workdir, env=self.env, log_path=self.store.workdir / usage.LOG,
+                        out=self.opts.err, err=self.opts.err, server=self.server, more=False)
+        else:
+            usage.write(self.registry.client, self.store.workdir, self.usage, warn=self.opts.err)
+        self.usage = []
 
     def close_step_server(self) -> None:
         if self.server is not None:
@@ -185,8 +216,8 @@ class PipelineWalk:
         ok = self.execute(pipeline, step, self.revive_endpoints(pipeline, call, inputs))
         seconds = time.perf_counter() - t0
         # wall time and resources of every executed step, for `mlopsc cost --actual`
-        usage.record(lambda: self.registry.client, self.project, pipeline.name, step, seconds, "ok" if ok else "failed",
-                     warn=self.opts.err)
+        self.usage.append(usage.entry(self.project, pipeline.name, step, seconds, "ok" if ok else "failed"))
+        self.did_real_work = self.did_real_work or step.action not in cachekey.NEVER_CACHED
         if not ok:
             self.report.progress(StepResult(step.name, "failed", seconds))
             return "failed"
@@ -228,14 +259,16 @@ class PipelineWalk:
         """Run the step's plan command; True when it exited 0 and its outputs are in place."""
         staging = fresh_dir(self.store.staging_dir(pipeline.name, step.name))
         argv = self.command(pipeline, step, inputs, staging)
+        more = False if step.action in step_server.MEASURING_ACTIONS else self.more_after(pipeline, step)
         if step.action in step_server.COLD_ACTIONS and self.more_will_run(pipeline):
-            self.step_server()  # its imports overlap this step
+            self.step_server(more if isinstance(more, str) else None)  # its imports overlap this step
         self.opts.out(f"  {step.name} ...")
+        cold = step.action in step_server.COLD_ACTIONS
         try:
             code = run_process(argv, cwd=self.store.workdir, env=self.env,
                                log_path=self.store.log_file(pipeline.name, step.name),
                                out=self.opts.out, err=self.opts.err,
-                               server=None if step.action in step_server.COLD_ACTIONS else self.step_server())
+                               server=None if cold else self.step_server(), more=more)
         except KeyboardInterrupt:
             discard(staging)
             self.report.interrupted(step.name)

@@ -114,10 +114,12 @@ class Runner(PipelineWalk):
         except Interrupted:
             code = 130
         else:
+            self.record_usage()  # before the seal: writing them changes the store the seal fingerprints
             self.seal_registry()
         finally:
             self.hasher.save()
             self.close_step_server()
+            self.record_usage()
             if not (self.opts.serve and code == 0):
                 self.servers.stop_started()
         self.report.summary(code, time.perf_counter() - start)
@@ -127,7 +129,9 @@ class Runner(PipelineWalk):
 
     def run_pipelines(self, pipelines: list[ir.Pipeline]) -> None:
         first = pipelines[0]
-        for pipeline in pipelines:
+        self.will_walk(pipelines)
+        for index, pipeline in enumerate(pipelines):
+            self.pipelines_after = len(pipelines) - index - 1
             if not self.run_pipeline(pipeline, first=pipeline is first):
                 return  # --until reached
         if any(p.name == "deploy" for p in pipelines) and not self.opts.until:

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from mlopsc.cron import next_run, normalize
 from mlopsc.runtime.runner import Interrupted, RunFailed, Runner, RunOptions
 
 DATA_ACTIONS = ("drift", "performance", "llm_quality", "eval_suite")
@@ -49,17 +50,30 @@ def serve(spec: str, environment: str, *, host: str = "127.0.0.1", port: int = 8
         err(f"error: no version of {model} is deployed to {environment} (alias {environment!r} is not set): "
             f"run `mlopsc run {spec}` first")
         return 1
+    from mlopsc.runtime.captures import CaptureWriter, spec_sample
+
+    capture = CaptureWriter(root / ".mlopsc" / "captures" / environment, model=model, version=str(version.version),
+                            environment=environment, sample=spec_sample(project))
     server = ModelServer(tracker.load_model(f"models:/{model}/{version.version}"), name=model,
-                         version=str(version.version), host=host, port=port)
+                         version=str(version.version), host=host, port=port, capture=capture)
     server.start()
     print(f"serving {model} version {version.version} ({environment}) at {server.url}/predict", flush=True)
+    from mlopsc.runtime.feedback import FeedbackLog
+
+    server.feedback = FeedbackLog.for_server(project, root, environment)  # None without monitoring.feedback
     import signal
 
     def stop(*_a):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    server.serve_forever()
+    from mlopsc.runtime.localserve import record_foreground
+
+    record = record_foreground(root, environment, server.url, str(version.version))
+    try:
+        server.serve_forever()
+    finally:
+        record.unlink(missing_ok=True)
     return 0
 
 
@@ -95,7 +109,8 @@ def monitor(spec: str, data: str | None, *, schedule: str | None = None, trackin
     if pipeline is None:
         err("error: the spec declares no monitoring")
         return 2
-    needs_data = [s.name for s in pipeline.steps if s.action in ("drift", "performance", "llm_quality")]
+    # drift and performance read the traffic captured since their last run when no file is given
+    needs_data = [s.name for s in pipeline.steps if s.action == "llm_quality"]
     if needs_data and not data:
         err(f"error: {', '.join(needs_data)} need(s) new data: pass --data FILE (or set MLOPSC_MONITOR_DATA)")
         return 2
@@ -104,10 +119,8 @@ def monitor(spec: str, data: str | None, *, schedule: str | None = None, trackin
         return 2
     if not schedule:
         return _monitor_once(project, spec, data, tracking_uri, workdir, out, err)
-    from mlopsc.units import cron as check_cron
-
     try:
-        check_cron(schedule)
+        normalize(schedule)
     except ValueError as e:
         err(f"error: --schedule {schedule!r}: {e}")
         return 2
@@ -128,6 +141,7 @@ def _monitor_once(project, spec, data, tracking_uri, workdir, out, err) -> int:
     runner = MonitorRunner(project, opts, data)
     pipeline = project.pipeline("monitor")
     runner.params = runner.pipeline_params(pipeline)
+    runner.will_walk([pipeline])
     try:
         runner.run_pipeline(pipeline)
     except RunFailed:
@@ -147,45 +161,6 @@ def _monitor_once(project, spec, data, tracking_uri, workdir, out, err) -> int:
         return 1
     out("no violations")
     return 0
-
-
-def next_run(expression: str, after: dt.datetime) -> dt.datetime:
-    """The first minute strictly after `after` matching a five-field cron expression."""
-    fields = expression.split()
-    names = [dict(zip(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
-                      range(1, 13))),
-             dict(zip(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), range(7)))]
-    ranges = [(0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, names[0]), (0, 7, names[1])]
-    sets = [_expand(f, lo, hi, n) for f, (lo, hi, n) in zip(fields, ranges)]
-    minutes, hours, days, months, weekdays = sets
-    weekdays = {d % 7 for d in weekdays}
-    t = after + dt.timedelta(minutes=1)
-    for _ in range(366 * 24 * 60):
-        dom_ok, dow_ok = t.day in days, (t.isoweekday() % 7) in weekdays
-        day_ok = (dom_ok or dow_ok) if fields[2] != "*" and fields[4] != "*" else (dom_ok and dow_ok)
-        if t.minute in minutes and t.hour in hours and t.month in months and day_ok:
-            return t
-        t += dt.timedelta(minutes=1)
-    raise ValueError(f"cron {expression!r} never fires")
-
-
-def _expand(field: str, lo: int, hi: int, names: dict[str, int]) -> set[int]:
-    out: set[int] = set()
-    for part in field.split(","):
-        base, _, step = part.partition("/")
-        def num(token: str) -> int:
-            return names[token.upper()] if token.upper() in names else int(token)
-
-        if base == "*":
-            a, b = lo, hi
-        elif "-" in base:
-            x, y = base.split("-")
-            a, b = num(x), num(y)
-        else:
-            a = num(base)
-            b = hi if step else a
-        out.update(range(a, b + 1, int(step) if step else 1))
-    return out
 
 
 __all__ = ["monitor", "next_run", "serve"]

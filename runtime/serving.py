@@ -10,6 +10,12 @@ SageMaker's container contract names the same two `POST /invocations` and `GET /
 taking the list of instances. With `.predict`, instances that are objects become DataFrame
 rows (keys are columns); instances that are lists become rows of a 2-D array.
 
+Every `/predict` answer carries an `X-Request-Id` header: the request's own when it sent one,
+else a new id. With a `capture` writer (`captures.CaptureWriter`; `mlopsc.runtime.localserve`
+sets one from `MLOPSC_CAPTURE_DIR`), each answered request is appended to the environment's
+capture files under that id (docs/captures.md); requests the router mirrors to a shadow model
+(`X-Mlopsc-Shadow: 1`) are marked `"shadow": true`.
+
 Status codes: 200 ok; 400 bad request (not JSON, no `instances` list); 404 unknown path;
 413 body too large; 500 the model raised. `/metrics` exposes, labelled with the model name:
 
@@ -28,6 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mlopsc.runtime.captures import CaptureWriter, request_id
 from mlopsc.runtime.httpbase import HTTPService, JSONHandler
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -193,7 +200,7 @@ class _Handler(JSONHandler):
     def do_GET(self) -> None:
         svc: ModelServer = self.service
         path = self.path.split("?", 1)[0]
-        if path in ("/health", "/ping"):  # /ping: SageMaker's health check
+        if path in ("/health", "/ping", f"/v1/models/{svc.name}"):  # SageMaker's, KServe V1's health checks
             status = 200
             self.send_json(status, {"status": "ok", "model": svc.name, "version": svc.version})
         elif path == "/metrics":
@@ -207,7 +214,12 @@ class _Handler(JSONHandler):
     def do_POST(self) -> None:
         svc: ModelServer = self.service
         path = self.path.split("?", 1)[0]
-        if path not in ("/predict", "/invocations"):  # /invocations: SageMaker's
+        if path == "/feedback":  # monitoring.feedback (runtime/feedback.py)
+            from mlopsc.runtime.feedback import handle_post
+
+            svc.metrics.request(path, handle_post(self, svc))
+            return
+        if path not in ("/predict", "/invocations", f"/v1/models/{svc.name}:predict"):  # SageMaker's, KServe V1's
             try:
                 self.read_body()
             except ValueError:
@@ -216,6 +228,7 @@ class _Handler(JSONHandler):
             svc.metrics.request("other", 404)
             return
         start = time.perf_counter()
+        self.request_id = request_id(self.headers.get("X-Request-Id"))
         status, payload = svc.handle_predict(self)
         # counted before answering, so a client that reads /metrics after its answer sees it
         svc.metrics.request(path, status)
@@ -223,7 +236,7 @@ class _Handler(JSONHandler):
             svc.metrics.predicted(len(payload["predictions"]), time.perf_counter() - start)
         elif status == 500:
             svc.metrics.latency(time.perf_counter() - start)
-        self.send_json(status, payload)
+        self.send_json(status, payload, {"X-Request-Id": self.request_id})
 
 
 class ModelServer(HTTPService):
@@ -240,6 +253,7 @@ class ModelServer(HTTPService):
         host: str = "127.0.0.1",
         port: int = 0,
         max_instances: int = 10_000,
+        capture: CaptureWriter | None = None,
     ):
         super().__init__(host, port)
         self.predict = as_predictor(model)
@@ -247,6 +261,7 @@ class ModelServer(HTTPService):
         self.version = None if version is None else str(version)
         self.max_instances = max_instances
         self.metrics = Metrics(name)
+        self.capture = capture
 
     @classmethod
     def from_model_uri(cls, model_uri: str, *, tracking_uri: str | None = None, **kwargs: Any) -> ModelServer:
@@ -282,4 +297,14 @@ class ModelServer(HTTPService):
         out = {"predictions": predictions, "model": self.name}
         if self.version is not None:
             out["version"] = self.version
+        if self.capture is not None:
+            self._capture(handler, instances, predictions)
         return 200, out
+
+    def _capture(self, handler: JSONHandler, instances: list, predictions: list) -> None:
+        shadow = {"shadow": True} if handler.headers.get("X-Mlopsc-Shadow") == "1" else {}
+        try:
+            self.capture.write(getattr(handler, "request_id", None) or request_id(None), instances, predictions,
+                               **shadow)
+        except OSError:  # a full disk must not fail predictions: the capture is best effort
+            self.metrics.error("capture")

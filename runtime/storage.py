@@ -63,6 +63,11 @@ def _filesystem(uri: str):
         raise StorageError(f"reading {uri} needs {e.name or 'an fsspec backend'} (pip install s3fs / gcsfs)") from None
 
 
+def filesystem(uri: str):
+    """(fsspec filesystem, path) for a remote URI, as datasets are read (emulators included)."""
+    return _filesystem(uri)
+
+
 def _emulated_gcs(uri: str):
     """gcsfs against a GCS emulator: no credentials (looking for them would ask the GCE metadata
     server), and the plain JSON-API filesystem (the extended one probes the bucket over gRPC,

@@ -11,12 +11,14 @@ npm install --silent --prefix .tools/node --no-audit --no-fund @tktco/node-actio
 export MLOPSC_NODE_TOOLS="$PWD/.tools/node"
 # The container tests (marker `container`) need a Docker engine and debootstrap, from Debian's
 # packages; tests/containers/conftest.py starts dockerd (no bridge network) and stops it.
-# The LLM gateway test starts Debian's redis-server for LiteLLM's cache.
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! command -v redis-server >/dev/null; then
+# The LLM gateway test starts Debian's redis-server for LiteLLM's cache; the rollout and
+# monitoring tests read metrics from Debian's prometheus.
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! command -v redis-server >/dev/null \
+   || ! command -v prometheus >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap redis-server >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap redis-server prometheus >/dev/null
   else
-    echo "note: docker.io, debootstrap or redis-server is missing; the container and gateway tests will fail" >&2
+    echo "note: docker.io, debootstrap, redis-server or prometheus is missing; the container and gateway tests will fail" >&2
   fi
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -66,3 +66,12 @@ def foreign_registry(target: str, project: ir.Project, home: str) -> list[Diagno
                  f"`image.repository` is in {REGISTRY_NAMES[found]}, which this platform does not pull from "
                  f"without extra credentials; push the image to {REGISTRY_NAMES[home]} (`mlopsc build --push` "
                  "pushes to `image.repository`)")]
+
+
+def captured_environment(project: ir.Project) -> ir.Environment | None:
+    """The environment whose traffic is captured for the monitor's drift and performance checks
+    (the last, production), when the spec has either."""
+    m = project.monitoring
+    if m is None or (m.drift is None and m.performance is None) or not project.deployment:
+        return None
+    return project.deployment.environments[-1] if project.deployment.environments else None

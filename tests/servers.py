@@ -32,6 +32,20 @@ def _wait_http(url: str, timeout: float = 20.0) -> None:
             time.sleep(0.1)
 
 
+def _stop(proc, log, home: str) -> None:
+    """Stop a server process started by a fixture here; remove its temporary home."""
+    import shutil
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    shutil.rmtree(home, ignore_errors=True)
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
     """moto's server; yields its endpoint URL. AWS credentials and region are set for the block."""
@@ -99,7 +113,6 @@ def mlflow_server(artifacts: str, env: dict[str, str] | None = None) -> Iterator
     """`mlflow server` on 127.0.0.1 with a SQLite backend and its artifact store at `artifacts`
     (an `s3://` or `gs://` URI: the server proxies artifacts, so a step needs only the URL).
     `env`: what the server needs to reach that store (MLFLOW_S3_ENDPOINT_URL, STORAGE_EMULATOR_HOST)."""
-    import shutil
     import subprocess
     import sys
     import tempfile
@@ -121,13 +134,7 @@ def mlflow_server(artifacts: str, env: dict[str, str] | None = None) -> Iterator
             raise RuntimeError("mlflow server did not start:\n" + tail) from None
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
+        _stop(proc, log, home)
 
 
 @contextmanager
@@ -163,7 +170,7 @@ def lakefs_api(commits: dict[tuple[str, str], list[str]]) -> Iterator[tuple[str,
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):
             url = urllib.parse.urlsplit(self.path)
             m = re.fullmatch(r"/api/v1/repositories/([^/]+)/refs/([^/]+)/commits", url.path)
             query = urllib.parse.parse_qs(url.query)
@@ -194,3 +201,38 @@ def lakefs_api(commits: dict[tuple[str, str], list[str]]) -> Iterator[tuple[str,
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def prometheus_server(scrape_targets: list[str], *, interval: str = "1s") -> Iterator[str]:
+    """Debian's `prometheus` on 127.0.0.1 scraping `scrape_targets` ("127.0.0.1:PORT", each a
+    server exposing /metrics) every `interval`, its data in a temporary directory; yields its URL.
+    The job is named `mlopsc`; each target keeps its address in the `instance` label."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise RuntimeError("Debian's prometheus is not installed (scripts/test.sh installs it)")
+    port = free_port()
+    home = tempfile.mkdtemp(prefix="mlopsc-prometheus-")
+    config = {"global": {"scrape_interval": interval, "evaluation_interval": interval},
+              "scrape_configs": [{"job_name": "mlopsc", "static_configs": [{"targets": list(scrape_targets)}]}]}
+    Path(home, "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
+    log = open(os.path.join(home, "server.log"), "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [binary, f"--config.file={home}/prometheus.yml", f"--storage.tsdb.path={home}/data",
+         f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=home)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            _wait_http(url + "/-/ready", timeout=60)
+        except OSError:
+            log.flush()
+            raise RuntimeError("prometheus did not start:\n" + Path(log.name).read_text()[-3000:]) from None
+        yield url
+    finally:
+        _stop(proc, log, home)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlopsc import ir
@@ -62,10 +63,11 @@ def recorded_runs(project: ir.Project, uri: str) -> list[StepRun]:
     import logging
 
     from mlflow.tracking import MlflowClient
-    from mlopsc.runtime.usage import EXPERIMENT, KIND_TAG
+    from mlopsc.runtime.usage import EXPERIMENT, KIND_TAG, write
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # its schema-migration notes are noise here
     client = MlflowClient(tracking_uri=uri)
+    write(client, Path(os.getcwd()), [])  # records a cached run left pending (runtime/usage.py)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
         return []

@@ -123,7 +123,8 @@ class Platform(ABC):
 class RolloutNotImplemented(Platform):
     """A platform whose deploy and endpoint calls the runtime does not implement yet: the step
     stops with a message naming the target and the mechanism, instead of pretending. Approval
-    is the MLflow registry alias `approved-<environment>`, which works from any step."""
+    is the MLflow registry alias `approved-<environment>`, which works from any step: the step
+    waits for it (`approval_wait`)."""
 
     mechanism: ClassVar[str] = ""  # what deploying there would do, for the message
 

@@ -48,9 +48,16 @@ class LocalDeployment:
     # -- processes
 
     def server(self, version: str, role: str) -> dict:
-        args = ["--model-uri", f"models:/{self.model}/{version}", "--version", version,
-                "--tracking-uri", self.tracker.tracking_uri, "--name", self.model]
-        info = localserve.start("model", args, self.root, f"{self.env.name}-{role}-v{version}")
+        from mlopsc.runtime import llm_deploy
+        from mlopsc.runtime.captures import sample_env
+        from mlopsc.runtime.feedback import server_env
+
+        kind, args = llm_deploy.server(self.ctx.project, self.ctx.spec_dir, self.model, version,
+                                       self.tracker.tracking_uri)  # an LLM version: the OpenAI server
+        info = localserve.start(kind, args, self.root, f"{self.env.name}-{role}-v{version}",
+                                env={**server_env(self.ctx.project, self.root, self.env.name),
+                                     **sample_env(self.ctx.project)},
+                                environment=self.env.name)
         self.started.append(info)
         return {"role": role, "version": version, **info}
 

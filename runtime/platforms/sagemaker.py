@@ -32,9 +32,11 @@ in `sagemaker_stack`):
 
 `mlopsc step approve` on SageMaker: an `Approved` package passes; a `Rejected` one fails; a
 `PendingManualApproval` one is approved (`ModelApprovalStatus=Approved`, the approver in
-`ApprovalDescription`) only when an approver says so, as in a local run: `MLOPSC_APPROVE=1`, with
-`MLOPSC_APPROVER` naming the person. Otherwise the step fails saying how to approve (SageMaker
-Studio, or `aws sagemaker update-model-package`), so an unattended pipeline never approves itself.
+`ApprovalDescription`) by the step only when an approver runs it, as in a local run:
+`MLOPSC_APPROVE=1`, with `MLOPSC_APPROVER` naming the person. Otherwise the step says once how to
+approve (SageMaker Studio, or UpdateModelPackage) and polls the package's `ModelApprovalStatus`
+until Approved, Rejected or `registry.approval.timeout` (`approval_wait`): an unattended pipeline
+never approves itself.
 
 `mlopsc step smoke_test|load_test` on SageMaker: the `endpoint` input is the endpoint's name. The
 smoke test passes when `DescribeEndpoint` says `InService` and `InvokeEndpoint`
@@ -103,33 +105,54 @@ def resolve_model(ctx: StepContext, model: str, requested: str | None) -> str:
 
 @aws_errors
 def approve(ctx: StepContext, model: str, environment: str) -> dict:
+    from mlopsc.runtime.platforms.approval_wait import timeout_seconds, wait_for_decision
+
     sm = session(ctx.project).client("sagemaker")
     group = package_group(model)
     package = resolve_package(sm, group, ctx.inputs.get("model_version"), approved_only=False)
     arn, version, status = package["ModelPackageArn"], package_version(package), package.get("ModelApprovalStatus")
+    result = {"version": version, "approved": True, "model_package": arn}
     if status == "Approved":
         ctx.log(f"version {version} of {group} is already approved ({package.get('ApprovalDescription') or arn})")
-        return {"version": version, "approved": True, "model_package": arn}
+        return result
     if status == "Rejected":
-        raise StepFailed(f"version {version} of {group} was rejected ({package.get('ApprovalDescription') or arn}); "
-                         f"it is not deployed to {environment}")
-    if os.environ.get("MLOPSC_APPROVE", "").lower() not in ("1", "true", "yes"):
-        raise StepFailed(
-            f"version {version} of {group} is waiting for approval for {environment} ({status}): approve "
-            f"{arn} in SageMaker Studio, or `aws sagemaker update-model-package --model-package-arn {arn} "
-            f"--model-approval-status Approved --approval-description 'approved by <you>'`, then rerun the "
-            "deploy pipeline (or run this step with MLOPSC_APPROVE=1 MLOPSC_APPROVER=<you>)")
-    approver = os.environ.get("MLOPSC_APPROVER") or os.environ.get("USER") or "mlopsc step approve"
-    description = f"approved for {environment} by {approver} (mlopsc)"[:1024]
+        raise StepFailed(f"version {version} of {group} was rejected for {environment} "
+                         f"({package.get('ApprovalDescription') or arn}); it is not deployed")
+    if os.environ.get("MLOPSC_APPROVE", "").lower() in ("1", "true", "yes"):
+        approve_package(ctx, sm, arn, f"version {version} of {group}", environment)
+        return result
+    detail = wait_for_decision(ctx, lambda: package_decision(sm, arn), what=f"version {version} of {group} ({arn})",
+                               environment=environment, how=how_to_approve(arn),
+                               timeout_s=timeout_seconds(ctx.project))
+    ctx.log(f"version {version} of {group} was approved for {environment} ({detail})")
+    return result
+
+
+def package_decision(sm, arn: str) -> tuple[str | None, str]:
+    """(approved | rejected | None, ApprovalDescription) from the package's ModelApprovalStatus."""
+    package = sm.describe_model_package(ModelPackageName=arn)
+    status = {"Approved": "approved", "Rejected": "rejected"}.get(package.get("ModelApprovalStatus", ""))
+    return status, package.get("ApprovalDescription") or arn
+
+
+def how_to_approve(arn: str) -> str:
+    return (f"approve in SageMaker Studio, or call UpdateModelPackage: `aws sagemaker update-model-package "
+            f"--model-package-arn {arn} --model-approval-status Approved --approval-description 'approved by <you>'` "
+            "(`--model-approval-status Rejected` rejects it)")
+
+
+def approve_package(ctx: StepContext, sm, arn: str, what: str, environment: str) -> None:
+    """An approver who runs the step says so (`MLOPSC_APPROVE=1`, `MLOPSC_APPROVER`), as in a local run."""
     from botocore.exceptions import ClientError
 
+    approver = os.environ.get("MLOPSC_APPROVER") or os.environ.get("USER") or "mlopsc step approve"
+    description = f"approved for {environment} by {approver} (mlopsc)"[:1024]
     try:
         sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved",
                                 ApprovalDescription=description)
     except ClientError as e:
         raise StepFailed(f"cannot approve {arn}: {error_message(e)}") from None
-    ctx.log(f"approved version {version} of {group} for {environment} ({approver})")
-    return {"version": version, "approved": True, "model_package": arn}
+    ctx.log(f"approved {what} for {environment} ({approver})")
 
 
 # ---------------------------------------------------------------- calling the endpoint

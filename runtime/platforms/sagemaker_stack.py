@@ -22,12 +22,14 @@ from mlopsc.runtime.platforms.aws import (
     resolve_package,
     session,
 )
+from mlopsc.runtime.platforms.sagemaker_champion import record_champion
 from mlopsc.runtime.steps import StepContext, StepFailed
 
 TEMPLATE_BODY_LIMIT = 51_200  # CloudFormation's TemplateBody limit; larger templates need S3
 SETTLED_OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 ROLLED_BACK = ("ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 CHAMPION_PARAM = "ChampionModelDataUrl"
+SHADOW_END_PARAM = "ShadowEndTime"  # targets/sagemaker/shadow_test.py
 
 
 # ---------------------------------------------------------------- the template and its parameters
@@ -57,8 +59,17 @@ def read_template(ctx: StepContext, relative: str) -> tuple[str, dict]:
         raise StepFailed(f"{found} is not JSON: {e}") from None
 
 
-def stack_parameters(template: dict, package: dict, current: dict | None) -> list[dict]:
-    """CreateStack/UpdateStack `Parameters` for what the template declares."""
+def shadow_end_time(duration_s: int | None, now: datetime | None = None) -> str:
+    """A timed shadow test's `Schedule.EndTime`: this deploy's time plus `strategy.duration`."""
+    from datetime import timedelta
+
+    end = (now or datetime.now(UTC)) + timedelta(seconds=duration_s or 0)
+    return end.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stack_parameters(template: dict, package: dict, current: dict | None, shadow_s: int | None = None) -> list[dict]:
+    """CreateStack/UpdateStack `Parameters` for what the template declares. A timed shadow test
+    keeps its end time while the same model is redeployed, and starts anew for a new one."""
     containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
     if not containers or not containers[0].get("ModelDataUrl"):
         raise StepFailed(f"model package {package['ModelPackageArn']} has no container with a ModelDataUrl")
@@ -71,6 +82,11 @@ def stack_parameters(template: dict, package: dict, current: dict | None) -> lis
                 out.append({"ParameterKey": name, "UsePreviousValue": True})
             else:  # first deployment: no champion yet, the candidate serves both variants
                 out.append({"ParameterKey": name, "ParameterValue": known["ModelDataUrl"]})
+        elif name == SHADOW_END_PARAM:
+            if name in previous and previous.get("ModelDataUrl") == known["ModelDataUrl"]:
+                out.append({"ParameterKey": name, "UsePreviousValue": True})
+            else:
+                out.append({"ParameterKey": name, "ParameterValue": shadow_end_time(shadow_s)})
         elif known.get(name):
             out.append({"ParameterKey": name, "ParameterValue": known[name]})
         elif "Default" in decl:  # named explicitly: the stack holds exactly the compiled defaults
@@ -193,20 +209,47 @@ def endpoint_failure(sm, stack: dict) -> list[str]:
 
 
 def outcome_message(stack: str, status: str, version: str, group: str, reasons: list[str],
-                    alarms: list[str]) -> str:
+                    alarms: list[str], *, environment: str = "", serving: str | None = None) -> str:
+    """One line: what failed where, why, and what serves now (`serving`, when it was read)."""
+    where = f" to {environment}" if environment else ""
     if status in ROLLED_BACK:
-        head = (f"deployment of version {version} of {group} was rolled back (stack {stack}: {status})")
+        head = f"deployment of version {version} of {group}{where} was rolled back (stack {stack}: {status})"
         tail = ("; the endpoint keeps its previous configuration" if status == "UPDATE_ROLLBACK_COMPLETE"
                 else "; the stack holds no endpoint (the next deploy recreates it)")
     else:
-        head = f"deployment of version {version} of {group} failed (stack {stack}: {status})"
+        head = f"deployment of version {version} of {group}{where} failed (stack {stack}: {status})"
         tail = "; the stack needs attention in the CloudFormation console before the next deploy"
+    if serving:
+        tail = f"; {serving}"
     parts = [head]
     if alarms:
         parts.append("alarms in ALARM during the update: " + ", ".join(alarms))
     if reasons:
         parts.append("reason: " + "; ".join(reasons))
     return "; ".join(parts) + tail
+
+
+def serving_config(sm, stack: dict | None) -> tuple[str | None, str | None]:
+    """(endpoint name, the endpoint config it serves now), best effort."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name = endpoint_name(stack or {})
+    if not name:
+        return None, None
+    try:
+        return name, sm.describe_endpoint(EndpointName=name).get("EndpointConfigName")
+    except (BotoCoreError, ClientError):
+        return name, None
+
+
+def still_serving(sm, final: dict, before: str | None) -> str | None:
+    """After a rollback: which endpoint config serves, compared with the one before the update."""
+    name, after = serving_config(sm, final)
+    if not (name and after):
+        return None
+    if after == before:
+        return f"endpoint {name} still serves its previous endpoint config {after}"
+    return f"endpoint {name} serves endpoint config {after} (before the update: {before or 'none'})"
 
 
 # ---------------------------------------------------------------- the deploy
@@ -230,22 +273,27 @@ def deploy(ctx: StepContext, env: ir.Environment, model: str) -> dict:
     record: dict[str, Any] = {"environment": env.name, "model": group, "version": version, "model_package": arn,
                               "stack": stack, "strategy": env.strategy.type}
     since = datetime.now(UTC)
-    state = submit(ctx, cf, stack, body, stack_parameters(template, package, current), current, env,
+    _, before = serving_config(sm, current)
+    params = stack_parameters(template, package, current, env.strategy.duration_seconds)
+    state = submit(ctx, cf, stack, body, params, current, env,
                    f"version {version} of {group}", relative)
     if state == "unchanged":
+        record_champion(ctx, aws, env, model, package)
         return finished(stack, current, {**record, "state": state})
     final = wait(cf, stack, ctx.log, poll)
     status = final["StackStatus"]
     if status not in SETTLED_OK:
         reasons = failure_reasons(events(cf, stack), stack)[:1] + endpoint_failure(sm, final)
         raise StepFailed(outcome_message(stack, status, version, group, reasons,
-                                         alarms_fired(aws, cf, stack, since)))
-    check_serving(sm, cf, stack, final, f"version {version} of {group}")
+                                         alarms_fired(aws, cf, stack, since), environment=env.name,
+                                         serving=still_serving(sm, final, before)))
+    check_serving(sm, cf, stack, final, f"version {version} of {group}", env.name)
     ctx.log(f"version {version} of {group} serves {env.name} ({status})")
+    record_champion(ctx, aws, env, model, package)
     return finished(stack, final, {**record, "state": state})
 
 
-def check_serving(sm, cf, stack: str, described: dict, what: str) -> None:
+def check_serving(sm, cf, stack: str, described: dict, what: str, environment: str = "") -> None:
     """UPDATE_COMPLETE says CloudFormation is done, not what serves: the endpoint must be
     InService on the endpoint config this stack just made."""
     name = endpoint_name(described)
@@ -255,8 +303,10 @@ def check_serving(sm, cf, stack: str, described: dict, what: str) -> None:
     endpoint = sm.describe_endpoint(EndpointName=name) if name else {}
     serving, status = endpoint.get("EndpointConfigName"), endpoint.get("EndpointStatus")
     if status != "InService" or serving != config:
-        raise StepFailed(f"stack {stack} finished, but endpoint {name} is {status} on endpoint config {serving}, "
-                         f"not {config}: {what} does not serve")
+        where = f" to {environment}" if environment else ""
+        reason = f" (FailureReason: {endpoint['FailureReason']})" if endpoint.get("FailureReason") else ""
+        raise StepFailed(f"deployment of {what}{where}: stack {stack} finished, but endpoint {name} is {status} "
+                         f"on endpoint config {serving}, not {config}{reason}: it does not serve")
 
 
 def stack_and_template() -> tuple[str, str]:

@@ -1,8 +1,8 @@
 """KServe `InferenceService` (serving.kserve.io/v1beta1) per deployment environment.
 
 The file is the template the deploy pipeline's rollout step applies: the step sets
-`spec.predictor.model.storageUri` to the registered model version's artifacts at run time (so
-the file stays a pure function of the spec) and walks `canaryTrafficPercent` through the
+`spec.predictor.model.storageUri` (`STORAGE_URI` on a custom container) to the registered model
+version's MLflow model directory at run time (so the file stays a pure function of the spec) and walks `canaryTrafficPercent` through the
 strategy's steps; removing the field promotes, `0` rolls back (KServe keeps the previous
 revision). Canary traffic splitting and scale to zero need KServe's Serverless (Knative) mode,
 so the mode is pinned with an annotation instead of left to the cluster default.
@@ -14,14 +14,15 @@ from typing import Any
 
 from mlopsc import ir
 from mlopsc.targets import llm_serving
-from mlopsc.targets.base import spec_ref
 from mlopsc.targets.kfp_ir.platform import GPU_TOLERATION, gpu_node_labels
 from mlopsc.targets.kfp_ir.resources import GPU_RESOURCE, cpu_quantity, memory_quantity
 from mlopsc.targets.tags import k8s_labels
 
+from . import collector
 from .settings import settings
 
 API_VERSION = "serving.kserve.io/v1beta1"
+CUSTOM_PORT = 8080  # KServe's default for a custom predictor container
 
 # spec runtime -> (KServe model format, ServingRuntime, protocol)
 RUNTIMES = {
@@ -56,15 +57,16 @@ def _resources(res: ir.Resources) -> dict[str, Any]:
     return {"limits": dict(amounts), "requests": dict(amounts)}
 
 
-def _model(project: ir.Project) -> tuple[dict[str, Any], ir.Resources, ir.Autoscaling]:
+def _model(project: ir.Project, name: str) -> tuple[dict[str, Any], ir.Resources, ir.Autoscaling]:
     llm = project.llm.serving if project.llm else None
     if llm is not None:
         return llm_serving.kserve_model(project), llm_serving.sized_resources(project), llm.autoscaling
     serving = project.deployment.serving
     fmt, runtime, protocol = RUNTIMES.get(serving.runtime, (None, None, None))
-    if fmt is None:  # custom: a container of the project image serves the model
-        model = {"command": ["mlopsc", "serve", "--spec", spec_ref(project)],
-                 "image": f"{project.image.repository or project.name}:latest", "name": "kserve-container"}
+    if fmt is None:  # custom: the project image serves /mnt/models in KServe's V1 protocol on 8080
+        model = {"command": ["python", "-m", "mlopsc.runtime.kserve_serve", "--model-name", name],
+                 "image": f"{project.image.repository or project.name}:latest", "name": "kserve-container",
+                 "ports": [{"containerPort": CUSTOM_PORT, "protocol": "TCP"}]}
     else:
         model = {"modelFormat": {"name": fmt}, "runtime": runtime}
         if protocol:
@@ -74,7 +76,7 @@ def _model(project: ir.Project) -> tuple[dict[str, Any], ir.Resources, ir.Autosc
 
 def inference_service(project: ir.Project, env: ir.Environment) -> dict[str, Any]:
     s = settings(project)
-    model, res, scaling = _model(project)
+    model, res, scaling = _model(project, service_name(project, env))
     model["resources"] = _resources(res)
     predictor: dict[str, Any] = {"maxReplicas": scaling.max_replicas, "minReplicas": scaling.min_replicas}
     if "image" in model:
@@ -93,6 +95,9 @@ def inference_service(project: ir.Project, env: ir.Environment) -> dict[str, Any
         predictor["tolerations"] = [dict(GPU_TOLERATION)]
     if s.service_account:
         predictor["serviceAccountName"] = s.service_account
+    logger = collector.logger_block(project, env)  # requests and responses to the capture collector
+    if logger:
+        predictor["logger"] = logger
     annotations = {"serving.kserve.io/deploymentMode": "Serverless"}
     if env.strategy.type == "blue_green":
         annotations["serving.kserve.io/enable-tag-routing"] = "true"

@@ -14,16 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from mlopsc import ir
+from mlopsc.cron import fields
 from mlopsc.targets.kfp_ir import Compiled
 
 from .settings import settings
 
 
 def kfp_cron(cron: str) -> str:
-    cron = cron.strip()
-    if cron.startswith("@") or len(cron.split()) == 6:
-        return cron
-    return "0 " + " ".join(cron.split())
+    return "0 " + " ".join(fields(cron))
 
 
 def recurring_run(project: ir.Project, pipeline: ir.Pipeline, compiled: Compiled) -> dict[str, Any]:
@@ -41,6 +39,10 @@ def recurring_run(project: ir.Project, pipeline: ir.Pipeline, compiled: Compiled
         "trigger": {"cron_schedule": {"cron": kfp_cron(pipeline.schedule or "")}},
     }
     account = settings(project).service_account
+    if pipeline.name == "deploy":  # the rollout step's API calls need the Role of serving/rollout-rbac.yaml
+        from .rbac import service_account_name
+
+        account = service_account_name(project)
     if account:
         body["service_account"] = account
     return body

@@ -9,7 +9,7 @@ from mlopsc.emit import json_text, yaml_documents, yaml_text
 from mlopsc.targets.base import OutputFile, Target
 from mlopsc.targets.kfp_ir import Dialect, build, render
 
-from . import gateway, katib, kserve, schedule, shadow
+from . import collector, gateway, katib, kserve, rbac, schedule, shadow
 from .settings import Settings, parse
 from .unsupported import unsupported
 
@@ -23,12 +23,14 @@ class KubeflowTarget(Target):
         "failure notification": "exit handler with the task's final status",
         "resources / spot": "container requests/limits, GPU node selector and toleration; spot ignored (noted)",
         "secrets": "Kubernetes Secrets as env (kfp-kubernetes secretAsEnv, secretKeyRef)",
-        "approval": "registry alias `approved-<env>` set by a person, checked by the approval step",
-        "rollout + rollback": "KServe InferenceService with canaryTrafficPercent (compiled; the rollout step "
-                              "does not apply it inside a run yet); shadow: challenger + Istio mirror",
+        "approval": "registry alias `approved-<env>` set by a person; the approval step waits for it (or a rejection) up to `registry.approval.timeout`",
+        "rollout + rollback": "KServe InferenceService applied by the rollout step (run service account and "
+                              "Role in serving/rollout-rbac.yaml), canaryTrafficPercent walked, error rate and p99 "
+                              "read from Prometheus, rollback to canary 0; shadow: challenger + Istio mirror "
+                              "applied for the window, judged, removed",
         "autoscaling": "KServe min/max replicas (0 = scale to zero), concurrency target",
-        "monitoring": "monitor pipeline (infrastructure, drift, performance, LLM quality checks)",
-        "schedules": "KFP recurring runs (cron with seconds)",
+        "monitoring": "monitor pipeline on captured traffic (InferenceService logger -> the bundle's capture collector -> object storage): drift, performance, LLM quality; infrastructure from Prometheus",
+        "schedules": "KFP recurring runs (cron with seconds), created or kept by `mlopsc submit`",
         "llm serving + gateway": "KServe Hugging Face runtime (vLLM); LiteLLM proxy Deployment + Service",
     }
     runtime_platform = "mlopsc.runtime.platforms.kubeflow:Platform"
@@ -54,6 +56,7 @@ class KubeflowTarget(Target):
         if katib.uses_katib(project):
             out.append(OutputFile("tuning/train.experiment.yaml", yaml_text(katib.experiment(project))))
         if project.deployment:
+            out.append(OutputFile("serving/rollout-rbac.yaml", yaml_documents(rbac.manifests(project))))
             for env in project.deployment.environments:
                 manifest = kserve.inference_service(project, env)
                 out.append(OutputFile(f"serving/{env.name}.inferenceservice.yaml", yaml_text(manifest)))
@@ -62,6 +65,9 @@ class KubeflowTarget(Target):
                                           yaml_text(shadow.challenger_service(project, env))))
                     out.append(OutputFile(f"serving/{env.name}.virtualservice.yaml",
                                           yaml_text(shadow.virtual_service(project, env))))
+        capture = collector.manifests(project)
+        if capture:
+            out.append(OutputFile("serving/capture-collector.yaml", yaml_documents(capture)))
         if project.llm and project.llm.gateway:
             out.append(OutputFile("gateway/litellm.yaml", yaml_documents(gateway.manifests(project))))
         return out

@@ -26,9 +26,9 @@ class LocalTarget(Target):
         "approval": "prompt, or `mlopsc run --approve`",
         "rollout + rollback": "local model servers behind a weighted router with automatic rollback",
         "autoscaling": "ignored, with a note (one server per environment)",
-        "monitoring": "`mlopsc monitor` report; compose service on the cron schedule",
+        "monitoring": "`mlopsc monitor` on the traffic the servers captured (.mlopsc/captures) or `--data`; compose service on the cron schedule",
         "schedules": "`mlopsc monitor --schedule` in the compose monitor service",
-        "llm serving + gateway": "not run locally without a GPU: the fine-tune step stops with a located message",
+        "llm serving + gateway": "LoRA fine-tune on CPU, OpenAI-compatible server behind the router, the LiteLLM proxy (Redis cache) started by `mlopsc run`; QLoRA needs a GPU (noted)",
     }
 
     runtime_platform = "mlopsc.runtime.platforms.local:Platform"

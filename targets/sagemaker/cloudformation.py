@@ -1,6 +1,7 @@
 """One CloudFormation template per deployment environment: the guarded SageMaker endpoint.
 
 Model(s) -> EndpointConfig (instance or serverless variants, shadow variant, data capture) ->
+[InferenceExperiment for a timed shadow test, see `shadow_test`] ->
 Endpoint with `DeploymentConfig` (blue/green ALL_AT_ONCE, CANARY or LINEAR traffic routing from the
 strategy; `AutoRollbackConfiguration` on CloudWatch alarms built from the rollback rules over
 `Invocation5XXErrors` and `ModelLatency`) -> Application Auto Scaling for instance variants.
@@ -14,7 +15,7 @@ from typing import Any
 from mlopsc import ir
 from mlopsc.targets.base import spec_ref
 
-from . import serving
+from . import serving, shadow_test
 from .expressions import resource_name
 from .settings import Settings
 
@@ -134,10 +135,35 @@ def data_capture(project: ir.Project, env: ir.Environment, s: Settings) -> dict[
     m = project.monitoring
     if m is None or m.drift is None or serving.monitored_environment(project) != env:
         return None
-    return {"EnableCapture": True, "InitialSamplingPercentage": 100,
+    percent = max(1, round(m.capture_sample * 100))  # DataCapture takes whole percent, 0-100
+    return {"EnableCapture": True, "InitialSamplingPercentage": percent,
             "DestinationS3Uri": s.s3(project.name, "data-capture", env.name),
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
             "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]}}
+
+
+def _challenger(project: ir.Project, env: ir.Environment, plan: serving.Serving, s: Settings,
+                params: dict[str, Any], resources: dict[str, Any], config: dict[str, Any]) -> str:
+    """Shadow and A/B: the model now serving keeps the production variant; the candidate gets a
+    share or a copy. Returns the variant the rollback alarms watch."""
+    st = env.strategy
+    production = config["ProductionVariants"]
+    params["ChampionModelDataUrl"] = {"Type": "String",
+                                      "Description": "S3 URI of the model now serving (the champion)"}
+    resources["ChampionModel"] = _model(project, plan, "ChampionModelDataUrl")
+    production[0]["ModelName"] = {"Fn::GetAtt": ["ChampionModel", "ModelName"]}
+    if shadow_test.is_timed(st):  # the experiment adds the shadow variant for its duration
+        params[shadow_test.END_TIME_PARAM] = shadow_test.end_time_parameter(st)
+        resources["ShadowTest"] = shadow_test.experiment(project, env, plan, s, champion_variant=VARIANT,
+                                                         shadow_variant=SHADOW)
+        return SHADOW
+    if st.type == "shadow":
+        config["ShadowProductionVariants"] = [_variant(SHADOW, "Model", plan, s, st.sample or 1.0)]
+        return SHADOW
+    split = st.split if st.split is not None else 0.5
+    production[0]["InitialVariantWeight"] = round(1.0 - split, 6)
+    production.append(_variant(CHALLENGER, "Model", plan, s, split))
+    return CHALLENGER
 
 
 def deploy_template(project: ir.Project, env: ir.Environment, s: Settings) -> dict[str, Any]:
@@ -157,19 +183,7 @@ def deploy_template(project: ir.Project, env: ir.Environment, s: Settings) -> di
                               "Tags": [{"Key": "mlopsc:environment", "Value": env.name}]}
     watched = VARIANT
     if st.type in ("shadow", "ab_test"):
-        # the model now serving keeps the production variant; the candidate gets a share or a copy
-        params["ChampionModelDataUrl"] = {"Type": "String",
-                                          "Description": "S3 URI of the model now serving (the champion)"}
-        resources["ChampionModel"] = _model(project, plan, "ChampionModelDataUrl")
-        production[0]["ModelName"] = {"Fn::GetAtt": ["ChampionModel", "ModelName"]}
-        if st.type == "shadow":
-            config["ShadowProductionVariants"] = [_variant(SHADOW, "Model", plan, s, st.sample or 1.0)]
-            watched = SHADOW
-        else:
-            split = st.split if st.split is not None else 0.5
-            production[0]["InitialVariantWeight"] = round(1.0 - split, 6)
-            production.append(_variant(CHALLENGER, "Model", plan, s, split))
-            watched = CHALLENGER
+        watched = _challenger(project, env, plan, s, params, resources, config)
     capture = data_capture(project, env, s)
     if capture:
         config["DataCaptureConfig"] = capture

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from mlopsc.cron import fields as cron_fields
+
 _NUM = re.compile(r"^\d+$")
 _DOW_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
@@ -38,9 +40,7 @@ def _aws_step(field: str) -> str:
 
 def aws_cron(expr: str) -> str | None:
     """`cron(...)` for EventBridge Scheduler, or None."""
-    fields = expr.split()
-    if len(fields) != 5:
-        return None
+    fields = cron_fields(expr)
     minute, hour, dom, month, dow = fields
     if dow == "*":
         dow = "?"
@@ -56,8 +56,8 @@ def aws_cron(expr: str) -> str | None:
 
 def monitoring_cron(expr: str) -> str | None:
     """A Model Monitor `ScheduleExpression`: hourly, daily at an hour, or every N hours."""
-    fields = expr.split()
-    if len(fields) != 5 or fields[0] != "0" or fields[2:] != ["*", "*", "*"]:
+    fields = cron_fields(expr)
+    if fields[0] != "0" or fields[2:] != ["*", "*", "*"]:
         return None
     hour = fields[1]
     if hour == "*":

@@ -24,11 +24,11 @@ class SageMakerTarget(Target):
         "failure notification": "not a step (no exit handler): route the pipeline's EventBridge failure event",
         "resources / spot": "instance types; managed spot training with checkpoints",
         "secrets": "not compiled in: the step runtime reads `${secret:NAME}` from the environment variable NAME",
-        "approval": "model package PendingManualApproval",
+        "approval": "model package PendingManualApproval, awaited by the approval step (ModelApprovalStatus)",
         "rollout + rollback": "CloudFormation endpoint DeploymentConfig (blue/green CANARY/LINEAR) with "
                               "AutoRollbackConfiguration alarms",
         "autoscaling": "Application Auto Scaling target tracking; serverless inference for scale to zero on CPU",
-        "monitoring": "Model Monitor data-quality schedule + data capture; CloudWatch alarms",
+        "monitoring": "Model Monitor schedule on DataCapture; its container publishes the drift metrics the compiled CloudWatch alarms watch",
         "schedules": "EventBridge Scheduler schedules that start the pipelines",
         "llm serving + gateway": "LLM endpoint on GPU instances; the gateway is not deployed (warning)",
     }

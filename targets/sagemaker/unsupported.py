@@ -9,7 +9,7 @@ from mlopsc.diagnostics import Diagnostic
 from .. import llm_serving, tags
 from ..base import cannot_express, note
 from ..cloud import foreign_registry, shared_tracking
-from . import cron, instance_types, serving
+from . import cron, instance_types, serving, shadow_test
 from .settings import settings
 
 T = "sagemaker"
@@ -28,7 +28,7 @@ def unsupported(project: ir.Project) -> list[Diagnostic]:
                           "'SageMaker Model Building Pipeline Execution Status Change' (Failed) to your alerts"))
     found += _sweep(project) + llm_serving.qlora_gpu(T, project)
     found += _serving(project, s)
-    found += _schedules(project)
+    found += _schedules(project) + _capture_sample(project)
     if project.llm and project.llm.gateway:
         found.append(note(T, project.llm.gateway.span,
                           "the LLM gateway is not a SageMaker resource and is not deployed; "
@@ -86,6 +86,10 @@ def _serving(project: ir.Project, s) -> list[Diagnostic]:
             found.append(cannot_express(T, st.span, f"a shadow rollout to a serverless endpoint (`{env.name}`)",
                                         "SageMaker shadow variants need instance-backed endpoints; set "
                                         "min_replicas >= 1"))
+        if st.type == "shadow" and (st.duration_seconds or 0) > shadow_test.MAX_DURATION_S:
+            found.append(cannot_express(T, st.span, f"a shadow test in `{env.name}` longer than 30 days",
+                                        "a SageMaker inference experiment runs at most 30 days; shorten "
+                                        "`duration`, or drop it to keep the shadow variant until the next deploy"))
         if st.type in ("canary", "blue_green") and st.interval_seconds > serving.MAX_WAIT_INTERVAL:
             found.append(cannot_express(T, st.span, f"a rollout interval over 1h in `{env.name}`",
                                         "SageMaker bakes at most 3600 s between traffic shifts"))
@@ -126,6 +130,18 @@ def _traffic_sizes(env: ir.Environment, route: serving.Routing, instances: int) 
                                  f"{100 // instances}% of the traffic, not {size}% (raise min_replicas to "
                                  f"{-(-100 // size)} for a {size}% step)")]
     return []
+
+
+def _capture_sample(project: ir.Project) -> list[Diagnostic]:
+    """DataCapture's InitialSamplingPercentage is a whole percent (1-100)."""
+    m = project.monitoring
+    if m is None or m.drift is None or serving.monitored_environment(project) is None:
+        return []
+    percent = max(1, round(m.capture_sample * 100))
+    if abs(percent - m.capture_sample * 100) < 1e-9:
+        return []
+    return [note(T, m.span, f"monitoring.capture.sample {m.capture_sample:g}: SageMaker's DataCapture samples in whole "
+                            f"percent, so the endpoint records {percent}% of requests")]
 
 
 def _schedules(project: ir.Project) -> list[Diagnostic]:

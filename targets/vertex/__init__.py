@@ -1,4 +1,4 @@
-"""The Vertex AI target: single-document KFP v2 IR, GCPC deploy components, job configs, schedules."""
+"""The Vertex AI target: single-document KFP v2 IR, a rollout step over the endpoint traffic split, job configs, schedules."""
 
 __all__ = ["VertexTarget"]
 

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from mlopsc import ir
+from mlopsc.cron import fields as cron_fields
 from mlopsc.targets.kfp_ir import Compiled
 
 from .settings import settings
@@ -69,7 +70,7 @@ def schedule_body(project: ir.Project, pipeline: ir.Pipeline, compiled: Compiled
     parent = f"projects/{config['project']}/locations/{config['location']}"
     return {
         "createPipelineJobRequest": {"parent": parent, "pipelineJob": job},
-        "cron": pipeline.schedule,
+        "cron": " ".join(cron_fields(pipeline.schedule or "")),
         "displayName": f"{compiled.name}-schedule",
         "maxConcurrentRunCount": "1",
     }

@@ -1,7 +1,8 @@
 """`VertexTarget`: what differs from Kubeflow, on top of the shared KFP IR builder.
 
 Files: `pipelines/<name>.yaml` (single-document KFP v2 IR, as Vertex requires), the deploy
-pipeline with GCPC model upload/deploy steps and endpoints with ids chosen by mlopsc (`deploy`),
+pipeline whose rollout step uploads, deploys and walks the traffic split on endpoints with ids
+chosen by mlopsc (`deploy`),
 `jobs/<name>.runtime-config.json` per pipeline and `schedules/<name>.schedule.json` for scheduled
 pipelines (`jobs`), and for `llm.gateway` LiteLLM's `gateway/config.yaml` with the Cloud Run
 service `gateway/cloudrun-service.yaml` (`gateway`).
@@ -23,19 +24,20 @@ from .unsupported import unsupported
 
 class VertexTarget(Target):
     name = "vertex"
-    summary = "Vertex AI Pipelines (single-document KFP IR) with GCPC model upload/deploy and traffic splits"
+    summary = "Vertex AI Pipelines (single-document KFP IR); a rollout step walking the endpoint's traffic split"
     capabilities = {  # noqa: RUF012 (the base class declares it so)
         "train pipeline": "single-document KFP v2 IR + PipelineJob runtime config",
         "evaluation gate": "condition sub-DAG on the evaluate step's `passed` output (CEL)",
         "failure notification": "exit handler with the task's final status",
         "resources / spot": "custom-job CPU/memory limits, Vertex accelerator enums, machine table; no spot",
         "secrets": "Secret Manager version names in step env, read by the step runtime",
-        "approval": "registry alias `approved-<env>` set by a person, checked by the approval step",
-        "rollout + rollback": "GCPC ModelUploadOp/ModelDeployOp with a traffic split per canary step (the walk "
-                              "and rollback inside a run are not implemented in the runtime yet)",
+        "approval": "registry alias `approved-<env>` set by a person; the approval step waits for it (or a rejection) up to `registry.approval.timeout`",
+        "rollout + rollback": "the rollout step uploads the Model and deploys it, walks the endpoint's traffic "
+                              "split per canary step, reads error rate and p99 from Cloud Monitoring (PromQL) "
+                              "and restores the previous split when a rule trips; no shadow walk",
         "autoscaling": "dedicated resources min/max replicas (at least 1)",
-        "monitoring": "monitor pipeline on a Vertex Schedule (cron)",
-        "schedules": "Vertex Schedule create requests for PipelineJobs",
+        "monitoring": "monitor pipeline on a Vertex Schedule: drift and performance on request-response logs exported as JSON (mlopsc does not enable the logging or run the export), infrastructure from Cloud Monitoring (PromQL)",
+        "schedules": "Vertex Schedules of the PipelineJobs, created or updated by `mlopsc submit --pipeline`",
         "llm serving + gateway": "vLLM model on a Vertex endpoint (id chosen by mlopsc); LiteLLM proxy "
                                  "as a Cloud Run service",
     }

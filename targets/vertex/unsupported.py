@@ -81,8 +81,8 @@ def _deployment(project: ir.Project) -> list[Diagnostic]:
         found.append(note(NAME, scaling.span, "scale to zero: a Vertex endpoint keeps at least one replica "
                                               "(min_replica_count 1)"))
     if scaling.target_concurrency:
-        found.append(note(NAME, scaling.span, "`target_concurrency` is not passed: GCPC ModelDeployOp has no "
-                                              "autoscaling metric, so Vertex scales on CPU utilization (60%)"))
+        found.append(note(NAME, scaling.span, "`target_concurrency` is not passed: the deployed model is "
+                                              "autoscaled on CPU utilization (Vertex's default, 60%)"))
     for env in project.deployment.environments:
         s = env.strategy
         if s.type == "shadow":
@@ -90,8 +90,8 @@ def _deployment(project: ir.Project) -> list[Diagnostic]:
                 f"shadow traffic for `{env.name}`: Vertex endpoints cannot mirror requests, so the challenger "
                 f"is deployed to the same endpoint at 0% traffic, the endpoint's request-response logging "
                 f"(predictRequestResponseLoggingConfig, samplingRate {s.sample if s.sample is not None else 1.0}, "
-                f"BigQuery) is enabled, and the rollout step replays the logged sample to the challenger for "
-                f"{s.duration_seconds}s, comparing errors and latency against the rollback rules")))
+                f"BigQuery) is enabled; the rollout step does not replay the logged sample to the challenger "
+                f"({s.duration_seconds}s, rollback rules) yet: it stops before deploying, saying so")))
     return found
 
 

@@ -65,3 +65,24 @@ def test_actual_reports_the_recorded_step_hours(ran):
     text = subprocess.run([sys.executable, "-m", "mlopsc", "cost", "churn-local.yaml", "--actual"], cwd=ran,
                           capture_output=True, text=True, timeout=300, check=False).stdout
     assert "local: 2 step runs" in text and "train/validate-data:" in text
+
+
+def test_a_cached_rerun_keeps_its_usage_pending_until_cost_actual_writes_it(tmp_path):
+    """A re-run where only the never-cached data resolution runs does not load MLflow for its
+    usage record: it waits in .mlopsc/usage-pending.jsonl, and `cost --actual` writes it first."""
+    shutil.copy(ROOT / "specs" / "churn-local.yaml", tmp_path / "churn-local.yaml")
+    shutil.copytree(ROOT / "specs" / "churn_local", tmp_path / "churn_local",
+                    ignore=shutil.ignore_patterns("data", "__pycache__"))
+    subprocess.run([sys.executable, str(tmp_path / "churn_local" / "make_data.py")], check=True, capture_output=True)
+    argv = [sys.executable, "-m", "mlopsc", "run", "churn-local.yaml", "--pipeline", "train", "--until", "validate-data"]
+    for _ in range(2):
+        run = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+    pending = tmp_path / ".mlopsc" / "usage-pending.jsonl"
+    [waiting] = [json.loads(line) for line in pending.read_text().splitlines()]
+    assert waiting["run_name"] == "train/resolve-data" and waiting["status"] == "ok"
+    assert sorted(_recorded(tmp_path)) == ["resolve-data", "validate-data"]  # the first run's, written at once
+    out = subprocess.run([sys.executable, "-m", "mlopsc", "cost", "churn-local.yaml", "--actual", "--format", "json"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["actual"][0]["runs"] == 3 and not pending.exists()

@@ -22,7 +22,7 @@ def test_json_totals_per_configured_target():
     body = json.loads(result.stdout)
     totals = {e["target"]: e["monthly_usd"] for e in body["estimates"]}
     assert sorted(totals) == ["kubeflow", "local", "sagemaker", "vertex"]
-    assert totals["sagemaker"] == [250.07, 1761.17]
+    assert totals["sagemaker"] == [250.45, 1761.55]
     assert body["budget_monthly_usd"] == 8000.0
     sm = next(e for e in body["estimates"] if e["target"] == "sagemaker")
     assert "sagemaker" in sm["price_tables"] and "https://" in sm["price_tables"]["sagemaker"]
@@ -30,17 +30,17 @@ def test_json_totals_per_configured_target():
 
 def test_text_and_markdown_name_every_line_with_its_assumption():
     text = _run(CHURN, "--target", "sagemaker").stdout
-    assert text.startswith("sagemaker: $250.07 - $1,761.17 a month (budget $8,000.00)")
+    assert text.startswith("sagemaker: $250.45 - $1,761.55 a month (budget $8,000.00)")
     assert "train/train" in text and "ml.g4dn.xlarge" in text and "spot: 70% off" in text
     md = _run(CHURN, "--target", "vertex", "--format", "markdown").stdout
-    assert md.startswith("### Monthly cost estimate") and "| vertex | $346.74 - $1,359.84 |" in md
+    assert md.startswith("### Monthly cost estimate") and "| vertex | $347.33 - $1,360.43 |" in md
 
 
 def test_prices_file_and_its_errors(tmp_path):
     own = tmp_path / "prices.yaml"
     own.write_text("sagemaker:\n  instances: {ml.m5.large: 0.0}\n")
     cheaper = json.loads(_run(CHURN, "-t", "sagemaker", "--prices", str(own), "--format", "json").stdout)
-    assert cheaper["estimates"][0]["monthly_usd"][1] == round(1761.17 - 2 * 839.5, 2)
+    assert cheaper["estimates"][0]["monthly_usd"][1] == round(1761.55 - 2 * 839.5, 2)
     own.write_text("- not a mapping\n")
     result = _run(CHURN, "--prices", str(own))
     assert result.exit_code == 2 and "must be a mapping" in result.stderr

@@ -113,13 +113,12 @@ def test_vertex_jobs_schedules_models_and_endpoints_carry_the_labels(churn):
         job = schedule["createPipelineJobRequest"]["pipelineJob"]
         assert _has(job["labels"], "churn-classifier", CHURN_LABELS, "mlopsc-project")
     deploy = files["pipelines/deploy.yaml"]
-    assert deploy.count('"cost_center":"cc-1234"') == 2  # both endpoints' labels
-    spec = yaml.safe_load(deploy)
-    dags = [spec["root"]] + [c for c in spec["components"].values() if "dag" in c]
-    tasks = [t for d in dags for t in d["dag"]["tasks"].values()]
-    upload = [t for t in tasks if "labels" in t.get("inputs", {}).get("parameters", {})]  # the model upload
-    assert upload and all(_has(t["inputs"]["parameters"]["labels"]["runtimeValue"]["constant"], "churn-classifier",
-                               CHURN_LABELS, "mlopsc-project") for t in upload)
+    # the rollout steps upload the Model and create the endpoints with the labels (runtime/platforms/vertex_rollout.py)
+    args = [a for line in deploy.splitlines() if (a := line.strip().removeprefix("- ")).startswith(
+        ("model_labels=", "endpoint_labels="))]
+    assert sorted(a.split("=", 1)[0] for a in args) == ["endpoint_labels"] * 2 + ["model_labels"] * 2
+    for arg in args:
+        assert _has(json.loads(arg.split("=", 1)[1]), "churn-classifier", CHURN_LABELS, "mlopsc-project"), arg
 
 
 def test_local_containers_and_runs_carry_the_labels(churn):

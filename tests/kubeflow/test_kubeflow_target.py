@@ -22,8 +22,8 @@ def test_churn_compiles_to_the_expected_files():
         "README.md", "ci/train-on-code-change.yaml", "feature_repo/feature_store.yaml", "feature_repo/features.py", "manifest.json",
         "pipelines/deploy.yaml", "pipelines/monitor.yaml", "pipelines/train.yaml",
         "schedules/monitor.recurring-run.json", "schedules/train.recurring-run.json",
-        "serving/production.inferenceservice.yaml", "serving/staging.inferenceservice.yaml",
-        "tuning/train.experiment.yaml"]
+        "serving/capture-collector.yaml", "serving/production.inferenceservice.yaml", "serving/rollout-rbac.yaml",
+        "serving/staging.inferenceservice.yaml", "tuning/train.experiment.yaml"]
     assert all(d.code == "W702" for d in result.diagnostics)
 
 
@@ -35,7 +35,8 @@ def test_support_assistant_compiles_with_shadow_and_gateway():
         "README.md", "gateway/litellm.yaml", "manifest.json", "pipelines/deploy.yaml", "pipelines/monitor.yaml",
         "pipelines/train.yaml", "schedules/monitor.recurring-run.json",
         "serving/production-shadow.inferenceservice.yaml", "serving/production.inferenceservice.yaml",
-        "serving/production.virtualservice.yaml", "serving/staging.inferenceservice.yaml"]
+        "serving/production.virtualservice.yaml", "serving/rollout-rbac.yaml",
+        "serving/staging.inferenceservice.yaml"]
     assert all(d.code == "W702" and d.file == "specs/support-assistant.yaml" for d in result.diagnostics)
 
 
@@ -73,8 +74,8 @@ def test_recurring_run_is_a_kfp_api_body(compiled, projects):
     assert set(run.pipeline_spec) == {"pipeline_spec", "platform_spec"}
 
 
-@pytest.mark.parametrize("cron,expected", [("0 6 * * *", "0 0 6 * * *"), ("@daily", "@daily"),
-                                           ("0 0 6 * * *", "0 0 6 * * *")])
+@pytest.mark.parametrize("cron,expected", [("0 6 * * *", "0 0 6 * * *"), ("@daily", "0 0 0 * * *"),
+                                           ("*/15 9-17 * * mon-fri", "0 */15 9-17 * * mon-fri")])
 def test_kfp_cron_has_seconds(cron, expected):
     assert schedule.kfp_cron(cron) == expected
 

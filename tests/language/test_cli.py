@@ -107,3 +107,20 @@ def test_compile_result_api_is_in_memory(tmp_path, monkeypatch):
     result = api.compile_spec(CHURN, [])
     assert result.ok and result.bundles == {}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bundle_already_up_to_date_is_left_untouched(tmp_path):
+    """A second compile of the same spec rewrites nothing (mtimes kept for build tools and file
+    watchers); a bundle with a changed, missing or extra file is replaced whole."""
+    out = tmp_path / "build"
+    first = run("compile", CHURN, "--target", "all", "--out", str(out))
+    assert first.exit_code == 0 and first.stdout.count("wrote ") == 4
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = run("compile", CHURN, "--target", "all", "--out", str(out))
+    assert again.exit_code == 0 and again.stdout.count("unchanged ") == 4 and "wrote" not in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    (out / "vertex" / "extra.txt").write_text("not generated")
+    third = run("compile", CHURN, "--target", "all", "--out", str(out))
+    assert f"wrote {out / 'vertex'}/" in third.stdout and third.stdout.count("unchanged ") == 3
+    assert not (out / "vertex" / "extra.txt").exists()
+    assert run("compile", CHURN, "--target", "all", "--out", str(out), "--check").exit_code == 0

@@ -72,3 +72,32 @@ def test_a_recursive_structure_is_refused(monkeypatch):
     loop.append(loop)
     with pytest.raises(yaml.representer.RepresenterError):
         emit.yaml_text(loop)
+
+
+def test_json_text_writes_what_json_dumps_writes():
+    import json
+    import random
+
+    from mlopsc.emit import json_text
+
+    def expected(value):
+        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    rng = random.Random(7)
+    scalars = ["", "é ✓ \u2028 \x00 \"q\" \\ \n\t", 0, -3, 10**30, 1.5, -0.0, 1e300, float("inf"), float("-inf"),
+               float("nan"), True, False, None]
+
+    def value(depth):
+        if depth > 3 or rng.random() < 0.3:
+            return rng.choice(scalars)
+        if rng.random() < 0.5:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return {rng.choice(["b", "a", "é", "A", "", "key 1"]) + str(i): value(depth + 1) for i in range(rng.randint(0, 4))}
+
+    for _ in range(300):
+        data = value(0)
+        text = json_text(data)
+        assert text == expected(data) if data == data else text.startswith("NaN")
+    odd = [{2: "int keys", 1: 2}, {"t": (1, 2)}, {"x": {"nested": {True: None}}}, [1, {"y": object.__name__}]]
+    for data in odd:  # keys json converts, tuples: the same text
+        assert json_text(data) == expected(data)

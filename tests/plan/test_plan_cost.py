@@ -40,9 +40,9 @@ def test_m5_large_to_gpu_serving_shows_the_monthly_delta(churn_m5):
     moved = [(m.target, m.line, m.delta) for m in plan.cost.moved]
     assert moved == [("sagemaker", "serving/staging", 4533.3), ("sagemaker", "serving/production", 4533.3)]
     md = render(plan, "markdown")
-    assert "| sagemaker | $1,761.17 | $10,827.77 | +$9,066.60 |" in md
+    assert "| sagemaker | $1,761.55 | $10,828.15 | +$9,066.60 |" in md
     assert "| sagemaker | serving/production | $839.50 | $5,372.80 | +$4,533.30 |" in md
-    assert "sagemaker: $1,761.17 -> $10,827.77 (+$9,066.60)" in render(plan, "text")
+    assert "sagemaker: $1,761.55 -> $10,828.15 (+$9,066.60)" in render(plan, "text")
     assert render(plan, "json").count('"delta": 9066.6') == 1
 
 
@@ -56,4 +56,4 @@ def test_an_eval_threshold_change_moves_no_cost(churn_m5):
 
 def test_a_new_spec_costs_everything(churn_m5):
     plan = build_plan(churn_m5.encode(), "specs/churn.yaml", None, "specs/churn.yaml@base", "base", [])
-    assert plan.cost.totals["sagemaker"][0] == 0.0 and plan.cost.delta("sagemaker") == 1761.17
+    assert plan.cost.totals["sagemaker"][0] == 0.0 and plan.cost.delta("sagemaker") == 1761.55

@@ -1,6 +1,6 @@
 """The Vertex deploy pipeline's first steps, run as the compiled step runs them: `export_model`
-resolves the registry version once and hands GCPC's upload a model with its serving container;
-`prepare_endpoint` stops saying cloud rollout is not implemented yet."""
+resolves the registry version once and hands the rollout step a model reference (`prepare_endpoint`
+and the rollout step against Vertex's API: tests/vertex_rollout)."""
 
 import json
 import os
@@ -50,13 +50,3 @@ def test_export_model_resolves_latest_and_writes_the_upload_metadata(tmp_path, m
     artifact = json.loads(eo.read_text())["artifacts"]["model"]["artifacts"][0]
     assert artifact["metadata"]["containerSpec"] == {
         "imageUri": "europe-docker.pkg.dev/acme/churn:v3", "healthRoute": "/health", "predictRoute": "/predict"}
-
-
-def test_prepare_endpoint_on_vertex_says_it_is_not_implemented(tmp_path):
-    proc = _step(tmp_path, "prepare_endpoint", "--spec", str(SPEC), "--target", "vertex",
-                 "--arg", "environment=production", "--input", "model_version=1",
-                 "--output", f"endpoint={tmp_path / 'endpoint'}", "--output", f"traffic_split={tmp_path / 'split'}",
-                 "--output", f"previous_split={tmp_path / 'prev'}")
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "preparing the endpoint on the vertex target" in proc.stderr and "not implemented" in proc.stderr
-    assert not (tmp_path / "split").exists()

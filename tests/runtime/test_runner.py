@@ -234,6 +234,8 @@ def test_serve_answers_for_an_environment_alias(project):
     import socket
     import urllib.request
 
+    from mlopsc.runtime.localserve import foreground_servers  # what the monitor's infrastructure check reads
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -251,9 +253,12 @@ def test_serve_answers_for_an_environment_alias(project):
                                          {"Content-Type": "application/json"})
         answer = json.loads(urllib.request.urlopen(request, timeout=30).read())
         assert answer["version"] == "1" and 0 <= answer["predictions"][0] <= 1
+        assert [(r["pid"], r["url"], r["version"]) for r in foreground_servers(project["work"])] == [
+            (proc.pid, f"http://127.0.0.1:{port}", "1")]
     finally:
         proc.terminate()
         assert proc.wait(timeout=20) == 0
+    assert foreground_servers(project["work"]) == []  # its record goes with it
     missing = mlopsc(project, "serve", "--environment", "nowhere")
     assert missing.returncode == 2 and "no deployment environment 'nowhere'" in missing.stderr
 

@@ -59,32 +59,15 @@ def test_the_step_target_comes_from_the_contract_only(project, tmp_path, monkeyp
     assert platforms.current(ctx).name == "sagemaker"
 
 
-@pytest.mark.parametrize("name, mechanism", [
-    ("kubeflow", "applying the KServe InferenceService and walking canaryTrafficPercent"),
-    ("vertex", "deploying to the Vertex endpoint and walking its traffic split"),
-])
-def test_kubeflow_and_vertex_say_deploy_and_endpoint_calls_are_not_implemented(name, mechanism, project, tmp_path):
-    platform = platforms.platform_for(name)
-    ctx = _ctx(project, tmp_path)
-    env = project.deployment.environments[-1]
-    with pytest.raises(StepFailed) as deploy:
-        platform.deploy(ctx, env, "churn-local")
-    assert str(deploy.value) == (f"deploying on the {name} target ({mechanism}) is not implemented in the mlopsc "
-                                 "runtime yet: only a local run and SageMaker deploy")
-    with pytest.raises(StepFailed, match=f"calling a deployed endpoint \\(smoke test\\) on the {name} target"):
-        platform.smoke_test(ctx, "http://127.0.0.1:9/", [{"x": 1}])
-    with pytest.raises(StepFailed, match=f"calling a deployed endpoint \\(load test\\) on the {name} target"):
-        platform.load_test(ctx, "http://127.0.0.1:9/", [{"x": 1}], rps=1, duration_s=1, max_p95_ms=None)
-
-
-def test_a_vertex_rollout_step_stops_with_the_message_and_writes_no_endpoint(tmp_path):
+def test_a_vertex_rollout_step_without_its_compiled_args_stops_and_writes_no_endpoint(tmp_path):
+    # the rollout against Vertex's API itself: tests/vertex_rollout
     env = dict(os.environ)
     proc = subprocess.run([sys.executable, "-m", "mlopsc", "step", "rollout", "--spec", str(SPEC),
                            "--target", "vertex", "--arg", "environment=production", "--input", "model_version=1",
                            "--output", f"endpoint={tmp_path / 'endpoint'}"],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "deploying on the vertex target (deploying to the Vertex endpoint" in proc.stderr
+    assert "production: the vertex step has no project, region, endpoint_id argument" in proc.stderr
     assert not (tmp_path / "endpoint").exists()
 
 
@@ -167,10 +150,12 @@ def test_kubeflow_approval_is_the_registry_alias_a_person_sets(project, tmp_path
     with tracker.start_run(run_name="train"):
         uri = tracker.log_model(_Constant())
     tracker.register(uri, "churn-local", approval_required_for=("production",))
-    ctx = _ctx(project, tmp_path, args={"environment": "production"}, inputs={"model_version": "1"},
+    monkeypatch.setenv("MLOPSC_APPROVAL_POLL_SECONDS", "0.1")
+    approval = dataclasses.replace(project.registry.approval, timeout_seconds=1)  # a short wait
+    waiting = dataclasses.replace(project, registry=dataclasses.replace(project.registry, approval=approval))
+    ctx = _ctx(waiting, tmp_path, args={"environment": "production"}, inputs={"model_version": "1"},
                target="kubeflow")
-    with pytest.raises(StepFailed, match="version 1 of churn-local is waiting for approval for production: set "
-                                         "the registry alias approved-production to version 1"):
+    with pytest.raises(StepFailed, match="approval for production timed out after 1s: version 1 of churn-local"):
         run_step("approve", ctx)
     assert tracker.client.get_model_version("churn-local", "1").tags["mlopsc.approval"] == "pending"
     tracker.set_alias("churn-local", "approved-production", "1")

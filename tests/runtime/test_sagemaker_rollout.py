@@ -220,10 +220,15 @@ def test_staging_then_approval_then_production(moto_url, project):
     proc, _ = _run(project, "deploy-production", model_version="2")
     assert proc.returncode == 1 and "version 2 of churn-classifier is not approved for production" in proc.stderr
 
-    # the approve step without an approver: it fails saying how to approve, and changes nothing
+    # the approve step without an approver: it says how to approve, waits for the spec's
+    # registry.approval.timeout (1s here), fails naming the environment, and changes nothing
+    spec = project / "specs" / "churn.yaml"
+    spec.write_text(spec.read_text().replace("    required_for: [production]\n",
+                                             "    required_for: [production]\n    timeout: 1s\n"))
     proc, _ = _run(project, "approve-production")
     assert proc.returncode == 1
-    assert "waiting for approval for production" in proc.stderr and candidate in proc.stderr
+    assert "is waiting for approval for production" in proc.stdout and "update-model-package" in proc.stdout
+    assert "approval for production timed out after 1s" in proc.stderr and candidate in proc.stderr
     assert sm.describe_model_package(ModelPackageName=candidate)["ModelApprovalStatus"] == "PendingManualApproval"
 
     # with an approver: the package is Approved, the approver in ApprovalDescription

@@ -46,14 +46,46 @@ def test_canary_rollout_with_alarm_rollback():
     assert prod["EndpointConfig"]["Properties"]["DataCaptureConfig"]["EnableCapture"] is True
 
 
-def test_shadow_rollout_uses_a_shadow_variant():
+def test_timed_shadow_rollout_is_an_inference_experiment():
+    """`shadow, sample: 0.1, duration: 24h`: the champion keeps the endpoint config; the candidate
+    shadows it through an InferenceExperiment that ends at the deploy-time `ShadowEndTime`."""
     from sm_helpers import compile_spec
 
     _, files, _ = compile_spec("support-assistant.yaml")
-    prod = templates(files)["cloudformation/deploy-production.json"]["Resources"]
+    template = templates(files)["cloudformation/deploy-production.json"]
+    prod = template["Resources"]
     config = prod["EndpointConfig"]["Properties"]
-    assert config["ShadowProductionVariants"][0]["InitialVariantWeight"] == 0.1
+    assert "ShadowProductionVariants" not in config
     assert config["ProductionVariants"][0]["ModelName"] == {"Fn::GetAtt": ["ChampionModel", "ModelName"]}
+    experiment = prod["ShadowTest"]
+    assert experiment["Type"] == "AWS::SageMaker::InferenceExperiment"
+    props = experiment["Properties"]
+    assert props["Type"] == "ShadowMode" and props["DesiredState"] == "Running"
+    assert props["ShadowModeConfig"] == {"SourceModelVariantName": "AllTraffic", "ShadowModelVariants": [
+        {"ShadowModelVariantName": "Shadow", "SamplingPercentage": 10}]}
+    assert [v["ModelName"]["Fn::GetAtt"][0] for v in props["ModelVariants"]] == ["ChampionModel", "Model"]
+    assert props["Schedule"] == {"EndTime": {"Ref": "ShadowEndTime"}}
+    assert "86400 s" in template["Parameters"]["ShadowEndTime"]["Description"]
+    assert not [m for m in lint(json.dumps(template)) if m.rule.id.startswith("E")]
+
+
+def test_untimed_shadow_keeps_a_shadow_variant_and_a_long_one_is_an_error(tmp_path):
+    from mlopsc import api, targets
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    text = open(os.path.join(root, "specs", "support-assistant.yaml"), encoding="utf-8").read()
+    spec = tmp_path / "s.yaml"
+    spec.write_text(text.replace("{type: shadow, sample: 0.1, duration: 24h}", "{type: shadow, sample: 0.1}"))
+    files, _ = targets.get("sagemaker").compile(api.load_project(str(spec)))
+    prod = json.loads(next(f.content for f in files if f.path == "cloudformation/deploy-production.json"))
+    assert prod["Resources"]["EndpointConfig"]["Properties"]["ShadowProductionVariants"][0]["InitialVariantWeight"] == 0.1
+    assert "ShadowTest" not in prod["Resources"] and "ShadowEndTime" not in prod["Parameters"]
+
+    spec.write_text(text.replace("duration: 24h}", "duration: 31d}"))
+    _, diags = targets.get("sagemaker").compile(api.load_project(str(spec)))
+    errors = [d for d in diags if d.severity == "error"]
+    assert [(d.code, d.line) for d in errors] == [("E701", text[:text.index("duration: 24h")].count("\n") + 1)]
+    assert "longer than 30 days" in errors[0].message
 
 
 def test_scale_to_zero_without_gpu_is_serverless(tmp_path):

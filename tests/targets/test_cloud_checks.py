@@ -55,8 +55,9 @@ def test_sagemaker_models_and_kserve_custom_servers_read_the_spec_in_the_image(a
     spec.write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
     files = {f.path: f.content for f in targets.get("kubeflow").compile(api.load_project(str(spec)))[0]}
     service = yaml.safe_load(files["serving/production.inferenceservice.yaml"])
+    # KServe mounts the model at /mnt/models; the custom server needs no spec, only the model's name
     assert service["spec"]["predictor"]["containers"][0]["command"] == [
-        "mlopsc", "serve", "--spec", "/opt/mlopsc/project/custom.yaml"]
+        "python", "-m", "mlopsc.runtime.kserve_serve", "--model-name", "churn-classifier-production"]
 
 
 @pytest.mark.parametrize("uri,local", [

@@ -81,8 +81,8 @@ def test_submit_dry_run_never_invents_settings(at_root, target):
 
 
 def test_submit_for_a_target_without_a_submitter_says_so(at_root):
-    result = CliRunner().invoke(cli, ["submit", "specs/churn.yaml", "--target", "kubeflow", "--dry-run"])
-    assert result.exit_code == 2 and "not supported for target `kubeflow`" in result.output
+    result = CliRunner().invoke(cli, ["submit", "specs/churn-local.yaml", "--target", "local", "--dry-run"])
+    assert result.exit_code == 2 and "target `local` has nothing to submit to" in result.output
 
 
 def test_settings_are_parsed_typed(at_root):

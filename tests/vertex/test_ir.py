@@ -35,8 +35,8 @@ def test_checker_still_catches_broken_graphs(compiled):
 
     spec = copy.deepcopy(compiled[("churn", "deploy")][1].spec)
     body = spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]
-    body["deploy-model-production"]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] = "nope"
-    spec["deploymentSpec"]["executors"]["exec-deploy-model-staging"]["container"]["args"].append(
+    body["deploy-production"]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] = "nope"
+    spec["deploymentSpec"]["executors"]["exec-deploy-staging"]["container"]["args"].append(
         "{{$.inputs.artifacts['missing'].metadata['resourceName']}}")
     problems = check(spec)
     assert any("'nope'" in p for p in problems) and any("'missing'" in p for p in problems)
@@ -46,13 +46,13 @@ def _deploy_args(compiled):
     import copy
 
     spec = copy.deepcopy(compiled[("churn", "deploy")][1].spec)
-    return spec, spec["deploymentSpec"]["executors"]["exec-deploy-model-staging"]["container"]["args"]
+    return spec, spec["deploymentSpec"]["executors"]["exec-deploy-staging"]["container"]["args"]
 
 
 def test_checker_accepts_an_input_artifact_metadata_key(compiled):
     spec, args = _deploy_args(compiled)
-    assert any("{{$.inputs.artifacts['model'].metadata['resourceName']}}" in a for a in args)  # GCPC's
-    args += ["{{$.inputs.artifacts['endpoint'].metadata['resourceName']}}", "{{$.inputs.artifacts['model'].metadata}}"]
+    args += ["{{$.inputs.artifacts['endpoint_resource'].metadata['resourceName']}}",
+             "{{$.inputs.artifacts['model'].metadata}}"]
     assert check(spec) == []
 
 
@@ -63,7 +63,7 @@ def test_checker_accepts_an_input_artifact_metadata_key(compiled):
     ("{{$.inputs.artifacts['model'].metadata.resourceName}}", "unknown placeholder"),
     ("{{$.inputs.artifacts['model'].uri['resourceName']}}", "only .metadata takes a ['key']"),
     ("{{$.inputs.artifacts['model']['resourceName']}}", "is not valid on inputs artifacts"),
-    ("{{$.inputs.parameters['traffic_split']['x']}}", "only .metadata takes a ['key']"),
+    ("{{$.inputs.parameters['previous_split']['x']}}", "only .metadata takes a ['key']"),
     ("{{$.outputs.artifacts['model'].metadata['resourceName']}}", "names no declared output artifact"),
     ("{{$.inputs.artifacts['modle'].metadata['resourceName']}}", "names no declared input artifact 'modle'"),
 ])

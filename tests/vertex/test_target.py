@@ -47,7 +47,7 @@ def test_shadow_is_a_located_w702(projects, vertex):
     shadow = [d for d in found if (d.line, d.col) == (shadow_span.line, shadow_span.col)]
     assert len(shadow) == 1 and shadow[0].code == "W702" and shadow[0].severity == "warning"
     for words in ("cannot mirror", "0% traffic", "predictRequestResponseLoggingConfig", "samplingRate 0.1",
-                  "replays the logged sample", "86400s", "rollback rules"):
+                  "does not replay the logged sample", "86400s", "rollback rules"):
         assert words in shadow[0].message
     assert all(d.file == "specs/support-assistant.yaml" and "vertex" in d.message for d in found)
 
@@ -107,22 +107,22 @@ def test_plan_step_creates_the_endpoint_with_its_id(compiled):
     assert not any("create_endpoint" in cmd for cmd in commands)  # no GCPC EndpointCreateOp
 
 
-def test_canary_gets_gcpc_upload_and_deploy_with_first_percent(compiled):
+def test_canary_is_deployed_and_walked_by_the_rollout_step(compiled):
     _, c = compiled[("churn", "deploy")]
     tasks, comps, execs = _tasks(c.spec), c.spec["components"], c.spec["deploymentSpec"]["executors"]
-    for name in ("upload-model", "deploy-model-staging", "deploy-model-production"):
-        assert execs[f"exec-{name}"]["container"]["image"] == gcpc.IMAGE
-        assert "base_image" not in tasks[name].get("inputs", {}).get("parameters", {})
-    deploy_task = tasks["deploy-model-production"]["inputs"]
-    assert deploy_task["artifacts"]["model"]["taskOutputArtifact"] == {"outputArtifactKey": "model",
-                                                                       "producerTask": "upload-model"}
-    assert deploy_task["parameters"]["traffic_split"]["taskOutputParameter"]["producerTask"] == "endpoint-production"
-    assert deploy_task["parameters"]["dedicated_resources_machine_type"]["runtimeValue"]["constant"] == "e2-standard-2"
+    assert not any(e["container"]["image"] == gcpc.IMAGE for e in execs.values())  # no GCPC upload / deploy
+    walk_task = tasks["deploy-production"]["inputs"]["artifacts"]
+    assert walk_task["model"]["taskOutputArtifact"] == {"outputArtifactKey": "model", "producerTask": "export-model"}
+    assert walk_task["endpoint_resource"]["taskOutputArtifact"]["producerTask"] == "endpoint-production"
     plan = execs["exec-endpoint-production"]["container"]
     assert plan["command"] == ["mlopsc", "step", "prepare_endpoint"] and "traffic_percent=5" in plan["args"]
+    assert "project=acme-ml" in plan["args"] and "region=us-central1" in plan["args"]
     walk = execs["exec-deploy-production"]["container"]["args"]
-    for arg in ("steps=5,25,50,100", "max_error_rate=0.01", "max_p99_latency_ms=200.0", "phase=walk"):
+    for arg in ("steps=5,25,50,100", "max_error_rate=0.01", "max_p99_latency_ms=200.0", "phase=walk",
+                "machine_type=e2-standard-2", "endpoint_id=churn-classifier-production", "min_replicas=1"):
         assert arg in walk
+    container = json.loads(next(a for a in walk if a.startswith("serving_container=")).partition("=")[2])
+    assert container["command"] == ["mlopsc", "vertex-serve"] and container["ports"] == [{"containerPort": 8080}]
     assert comps["comp-endpoint-production"]["outputDefinitions"]["parameters"]["previous_split"] == \
         {"parameterType": "STRUCT"}
     assert comps["comp-deploy-production"]["inputDefinitions"]["artifacts"]["endpoint_resource"][
@@ -138,11 +138,10 @@ def test_shadow_deploys_at_zero_with_request_logging(compiled):
     plan = execs["exec-endpoint-production"]["container"]["args"]
     assert "traffic_percent=0" in plan
     assert "request_logging_sampling_rate=0.1" in plan and "request_logging_bigquery=bq://acme-ml" in plan
-    deploy_params = _tasks(c.spec)["deploy-model-production"]["inputs"]["parameters"]
-    assert deploy_params["dedicated_resources_accelerator_type"]["runtimeValue"]["constant"] == "NVIDIA_L4"
+    walk = execs["exec-deploy-production"]["container"]["args"]
+    assert "accelerator_type=NVIDIA_L4" in walk
     # the L4 machine with the memory the 8B base model needs (llm serving sizing): 32 GiB, not 16
-    assert deploy_params["dedicated_resources_machine_type"]["runtimeValue"]["constant"] == "g2-standard-8"
-    assert deploy_params["dedicated_resources_min_replica_count"]["runtimeValue"]["constant"] == 1
+    assert "machine_type=g2-standard-8" in walk and "min_replicas=1" in walk
 
 
 @pytest.mark.parametrize("kind,expected", [("canary", 5), ("blue_green", 0), ("shadow", 0), ("ab_test", 20),
@@ -230,9 +229,11 @@ def test_submit_dry_run_prints_requests_without_network():
         body, end = decoder.raw_decode(text)
         bodies.append(body)
         text = text[end:].strip()
-    assert [b["pipelineJob"]["displayName"] for b in bodies] == [
-        "churn-classifier-deploy", "churn-classifier-monitor", "churn-classifier-train"]
-    train = bodies[-1]["pipelineJob"]
+    # one pipeline per submit (train by default) and its schedule
+    assert [b["operation"] for b in bodies] == ["CreatePipelineJob", "CreateOrUpdateSchedule"]
+    assert bodies[0]["pipelineJob"]["displayName"] == "churn-classifier-train"
+    assert bodies[1]["schedule"]["displayName"] == "churn-classifier-train-schedule"
+    train = bodies[0]["pipelineJob"]
     assert train["runtimeConfig"]["gcsOutputDirectory"] == "gs://acme-ml-artifacts/pipelines"
     assert train["serviceAccount"] == "pipelines@acme-ml.iam.gserviceaccount.com"
     # the spec's ${env:MLFLOW_TRACKING_URI} is a run parameter, filled from the submitting environment
