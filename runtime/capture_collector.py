@@ -34,11 +34,8 @@ class _Handler(JSONHandler):
                        {"status": "ok", "buffered": self.service.buffered})
 
     def do_POST(self) -> None:
-        try:
-            body = self.read_body()
-        except ValueError as e:
-            self.close_connection = True
-            self.send_json(413, {"error": str(e)})
+        body = self.read_body_or_refuse()
+        if body is None:
             return
         if not self.headers.get("ce-id"):
             self.send_json(400, {"error": "not a CloudEvent: no ce-id header"})

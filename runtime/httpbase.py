@@ -40,6 +40,15 @@ class JSONHandler(BaseHTTPRequestHandler):
             raise ValueError(f"request body of {length} bytes is too large")
         return self.rfile.read(length) if length else b""
 
+    def read_body_or_refuse(self) -> bytes | None:
+        """The body, or None after answering 413 and closing (the unread body is still on the wire)."""
+        try:
+            return self.read_body()
+        except ValueError as e:
+            self.close_connection = True
+            self.send_json(413, {"error": str(e)}, {"Connection": "close"})
+            return None
+
     def send_bytes(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)

@@ -45,11 +45,8 @@ class _Handler(JSONHandler):
     def do_POST(self) -> None:
         router: Router = self.service
         path = self.path.split("?", 1)[0]
-        try:
-            body = self.read_body()
-        except ValueError as e:
-            self.close_connection = True
-            self.send_json(413, {"error": str(e)})
+        body = self.read_body_or_refuse()
+        if body is None:
             return
         if path == "/predict" or path.startswith("/v1/"):  # /v1/: an LLM server's OpenAI API
             rid = request_id(self.headers.get("X-Request-Id"))

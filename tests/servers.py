@@ -3,6 +3,7 @@ moto's server (S3 and the AWS APIs) and a GCS emulator (gcp-storage-emulator).""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -16,6 +17,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def reply_json(handler, status: int, payload) -> None:
+    """Answer an http.server request with `payload` as JSON (the fakes' one reply format)."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 def _wait_http(url: str, timeout: float = 20.0) -> None:
@@ -145,7 +156,6 @@ def lakefs_api(commits: dict[tuple[str, str], list[str]]) -> Iterator[tuple[str,
     (tests/runtime/data/lakefs-logcommits.openapi.yaml). Yields (url, problems): a request that
     breaks the API is answered 400 and described in `problems`."""
     import http.server
-    import json
     import re
     import threading
     import urllib.parse
@@ -163,12 +173,7 @@ def lakefs_api(commits: dict[tuple[str, str], list[str]]) -> Iterator[tuple[str,
             pass
 
         def reply(self, code: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply_json(self, code, body)
 
         def do_GET(self):
             url = urllib.parse.urlsplit(self.path)
@@ -208,7 +213,6 @@ def prometheus_server(scrape_targets: list[str], *, interval: str = "1s") -> Ite
     """Debian's `prometheus` on 127.0.0.1 scraping `scrape_targets` ("127.0.0.1:PORT", each a
     server exposing /metrics) every `interval`, its data in a temporary directory; yields its URL.
     The job is named `mlopsc`; each target keeps its address in the `instance` label."""
-    import json
     import shutil
     import subprocess
     import tempfile

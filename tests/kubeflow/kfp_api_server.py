@@ -24,6 +24,7 @@ import kfp_server_api
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
+from servers import reply_json
 
 PRIMITIVES = {"str": str, "bool": bool, "int": int, "object": (dict, list, str, int, float, bool)}
 
@@ -158,12 +159,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def _reply(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, status, body)
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))

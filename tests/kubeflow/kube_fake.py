@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
+from servers import reply_json
 
 PREFIX = "/apis/serving.kserve.io/v1beta1/namespaces/"
 ISTIO_PREFIX = "/apis/networking.istio.io/v1/namespaces/"
@@ -231,12 +232,7 @@ def serve(fake: FakeKServe):
                 code, out = 415, _status(415, "UnsupportedMediaType", self.headers.get("Content-Type", ""))
             else:
                 code, out = fake.handle(method, self.path, body)
-            data = json.dumps(out).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply_json(self, code, out)
 
         def do_GET(self):
             self._reply("GET")

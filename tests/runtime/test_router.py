@@ -204,3 +204,34 @@ def test_window_derivation_and_p99():
     assert p99([]) is None
     with pytest.raises(ValueError, match="end at 100"):
         Rollout("canary", None, steps=(5, 50))
+
+
+def _declared_length_answer(url: str, length: int) -> tuple[int, dict, str | None]:
+    """POST that declares `length` bytes but sends none: a server must refuse on the header alone."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.putrequest("POST", "/predict")
+        conn.putheader("Content-Length", str(length))
+        conn.putheader("ce-id", "ev-1")
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read()), resp.getheader("Connection")
+    finally:
+        conn.close()
+
+
+def test_router_and_collector_refuse_a_body_over_the_limit_and_close(servers, tmp_path):
+    from mlopsc.runtime.capture_collector import Collector
+    from mlopsc.runtime.httpbase import MAX_BODY_BYTES
+
+    with Router(servers("v1").url, None, weight=0.0) as router, \
+            Collector(str(tmp_path / "out"), host="127.0.0.1", port=0) as collector:
+        for url in (router.url, collector.url):
+            status, body, connection = _declared_length_answer(url, MAX_BODY_BYTES + 1)
+            assert status == 413 and "too large" in body["error"], (url, body)
+            assert connection == "close"
+        assert collector.buffered == 0

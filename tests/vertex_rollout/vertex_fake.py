@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from google.cloud.aiplatform_v1 import types
 from google.protobuf import json_format
+from servers import reply_json
 
 TYPE_URL = "type.googleapis.com/google.cloud.aiplatform.v1."
 
@@ -244,12 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (json_format.ParseError, Rejected, KeyError) as e:
             self.fake.rejected.append(f"{self.command} {url.path}: {e}")
             status, payload = 400, {"error": {"code": 400, "message": str(e), "status": "INVALID_ARGUMENT"}}
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, status, payload)
 
     do_GET = do_POST = do_PATCH = do_DELETE = _serve
 
