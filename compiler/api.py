@@ -6,14 +6,14 @@ import gc
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from . import schema, semantic
 from .diagnostics import Diagnostic, SpecError
+from .loader import Document, load_file
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
 if TYPE_CHECKING:
     from . import ir
-from .loader import Document, load_file
 
 
 def display_path(path: str) -> str:
@@ -67,6 +67,8 @@ def budget_gate(project: ir.Project, target_names: list[str] | None = None) -> l
 
 @dataclass
 class CompileResult:
+    """What compiling one spec gave: each target's files, the diagnostics, which targets failed."""
+
     bundles: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> path -> text
     diagnostics: list[Diagnostic] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # targets that reported an error (no bundle)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import tempfile
 
 from . import __version__, ir
+from .digest import sha256_hex
 from .emit import json_text
 
 MANIFEST = "manifest.json"
@@ -23,7 +21,7 @@ def with_bundle_files(project: ir.Project, target: str, files: dict[str, str]) -
         "spec": project.spec_path,
         "spec_sha256": project.spec_hash,
         "target": target,
-        "files": {path: hashlib.sha256(text.encode("utf-8")).hexdigest() for path, text in sorted(out.items())},
+        "files": {path: sha256_hex(text) for path, text in sorted(out.items())},
     })
     return out
 
@@ -92,6 +90,11 @@ def write_atomically(bundles: dict[str, dict[str, str]]) -> None:
     All bundles are staged next to their destination first, so a failure while writing leaves
     every earlier output untouched; only then are the staged directories swapped in.
     """
+    if not bundles:
+        return
+    import shutil  # here: a compile that changes nothing writes nothing and needs neither
+    import tempfile
+
     staged: list[tuple[str, str]] = []
     try:
         for out_dir, files in bundles.items():
@@ -112,6 +115,9 @@ def write_atomically(bundles: dict[str, dict[str, str]]) -> None:
 
 
 def _swap(new: str, dest: str) -> None:
+    import shutil
+    import tempfile
+
     old = None
     if os.path.exists(dest):
         old = tempfile.mkdtemp(prefix=".mlopsc-old-", dir=os.path.dirname(os.path.abspath(dest)))

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from .ir_node import Node, node
 
 PARAMETER_KINDS = ("string", "integer", "number", "boolean")
 TARGETS = ("local", "kubeflow", "sagemaker", "vertex")  # the runtime platforms a step can run on
 
 
-@dataclass(frozen=True)
-class PortSpec:
+@node  # a frozen dataclass without generated code (see ir_node)
+class PortSpec(Node):
     """One input or output of an action. A name with one `*` is a family (`version_*`, `*_violated`)."""
 
     name: str
@@ -45,8 +47,8 @@ ENV_INPUT_PREFIX = "env_"
 ENV_INPUT = PortSpec(ENV_INPUT_PREFIX + "*", "string", optional=True)
 
 
-@dataclass(frozen=True)
-class Action:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Action(Node):
     """A step action: its ports, the native step kinds it runs as, and the runtime function."""
 
     name: str
@@ -163,8 +165,8 @@ def secret_name(value: object) -> str | None:
 # ---------------------------------------------------------------- argv
 
 
-@dataclass(frozen=True)
-class StepCall:
+@node  # a frozen dataclass without generated code (see ir_node)
+class StepCall(Node):
     """One parsed `mlopsc step` invocation."""
 
     action: str

@@ -11,7 +11,8 @@ robfig/cron). `next_run` is croniter's (imported only there: the compile path do
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+
+from .ir_node import Node, node
 
 ALIASES = {
     "@hourly": "0 * * * *",
@@ -26,8 +27,8 @@ _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 _WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
 
-@dataclass(frozen=True)
-class Field:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Field(Node):
     name: str
     low: int
     high: int

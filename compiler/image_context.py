@@ -14,9 +14,9 @@ The image runs as root: SageMaker's training and processing contracts expect it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from . import ir
+from .ir_node import Node, node
 
 PROJECT_DIR = "/opt/mlopsc/project"
 VENV = "/opt/mlopsc/venv"
@@ -39,8 +39,8 @@ ENTRY_SCRIPTS = {
 }
 
 
-@dataclass(frozen=True)
-class ContextPlan:
+@node  # a frozen dataclass without generated code (see ir_node)
+class ContextPlan(Node):
     """The build context: generated files (path -> text) and project files to copy (src -> dest)."""
 
     dockerfile: str

@@ -2,9 +2,14 @@
 
 # No `from __future__ import annotations`: dataclasses parses string annotations with regexes.
 from dataclasses import field
-from typing import Any
 
 from .ir_node import Node, node
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
+else:
+    Any = object  # the annotations are evaluated (no __future__ import), and only type checkers read them
 
 
 def thaw(value: Any) -> Any:

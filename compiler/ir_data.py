@@ -1,10 +1,15 @@
 """IR nodes for the spec's data, features, training, evaluation and registry sections."""
 
 # No `from __future__ import annotations`: dataclasses parses string annotations with regexes.
-from typing import Any
 
 from .ir_base import NO_SPAN, FrozenDict, Span
 from .ir_node import Node, node
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
+else:
+    Any = object  # the annotations are evaluated (no __future__ import), and only type checkers read them
 
 # ---------------------------------------------------------------- shared building blocks
 

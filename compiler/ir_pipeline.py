@@ -1,11 +1,16 @@
 """IR nodes for pipelines: step graphs built from the project by compiler/pipelines.py."""
 
 # No `from __future__ import annotations`: dataclasses parses string annotations with regexes.
-from typing import Any
 
 from .ir_base import NO_SPAN, Span
 from .ir_data import Resources, Spot
 from .ir_node import Node, node
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
+else:
+    Any = object  # the annotations are evaluated (no __future__ import), and only type checkers read them
 
 # ---------------------------------------------------------------- pipelines (step graphs)
 

@@ -13,17 +13,20 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import yaml
 
 from .diagnostics import Diagnostic, SpecError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
+
 MAX_BYTES = 5 * 1024 * 1024  # a spec is a few KB; 5 MB is generous and keeps parsing fast
 MAX_NODES = 20_000  # constructed values after alias expansion; a large spec has about 1,000
 MAX_DEPTH = 64
 
-Path = tuple[Any, ...]
+Path = tuple[str | int, ...]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -80,6 +83,8 @@ class SourceMap:
 
 @dataclass
 class Document:
+    """One loaded spec: its data, where each value sits, its raw bytes and the problems found loading it."""
+
     file: str
     data: dict[str, Any]
     source_map: SourceMap

@@ -64,12 +64,8 @@ def sections(doc: Document) -> tuple[ir.Project, list[Diagnostic]]:
 
 def complete(project: ir.Project, doc: Document) -> ir.Project:
     """The IR of `sections` with its spec hash and pipelines: what targets compile."""
-    try:
-        from _sha256 import sha256  # CPython's own: hashlib loads OpenSSL, a cost on every validate
-    except ImportError:
-        from hashlib import sha256
-
+    from .digest import sha256_hex
     from .pipelines import build_pipelines
 
-    project = replace(project, spec_hash=sha256(doc.raw).hexdigest())
+    project = replace(project, spec_hash=sha256_hex(doc.raw))
     return replace(project, pipelines=build_pipelines(project))

@@ -9,15 +9,18 @@ a located E601-E604 diagnostic plus a stand-in value, so later rules still run a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from . import cron as cronspec
 from . import normalize_defaults as default
 from .diagnostics import Diagnostic
 from .ir_base import Span
 from .ir_data import Autoscaling, Resources, Spot, Threshold
 from .loader import Document, Path
-from . import cron as cronspec
 from .units import cpu_cores, duration_seconds, size_bytes
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Context:

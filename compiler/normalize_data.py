@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import ir
 from . import normalize_defaults as default
 from .normalize_context import Context, max_runtime, num, resources, spot, thresholds
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT_BY_SUFFIX = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "json"}
 

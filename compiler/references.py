@@ -4,11 +4,15 @@ own walk in the KFP builder, which only maps whole-value secrets)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from .contract import REF
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Names a target can carry as a run parameter and an environment variable on every platform.
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -17,16 +21,23 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            if f.name not in ("pipelines", "targets", "span"):
-                yield from _strings(getattr(value, f.name))
+    elif (names := _walked_fields(type(value))) is not None:
+        for name in names:
+            yield from _strings(getattr(value, name))
     elif isinstance(value, (tuple, list)):
         for v in value:
             yield from _strings(v)
     elif isinstance(value, dict):
         for v in value.values():
             yield from _strings(v)
+
+
+@functools.cache
+def _walked_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields of an IR class to look into (None for anything else), once per class."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("pipelines", "targets", "span"))
 
 
 def env_refs(project: Any) -> list[str]:

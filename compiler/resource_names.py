@@ -10,7 +10,8 @@ this without importing any target.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+
+from .ir_node import Node, node
 
 KUBERNETES_NAME = 63  # a DNS-1035 label: what a Service name may be
 KSERVE_PREDICTOR = "-predictor"  # KServe names the predictor's Service `<name>-predictor`
@@ -19,7 +20,8 @@ VERTEX_DISPLAY_NAME = 128
 _VERTEX_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
-class ResourceName(NamedTuple):
+@node  # a frozen dataclass without generated code (see ir_node)
+class ResourceName(Node):
     target: str
     kind: str  # what the name is, in the platform's words
     environment: str

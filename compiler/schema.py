@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
-from typing import Any
 
 from .diagnostics import Diagnostic
 from .loader import Document
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_URL = "https://mlopsc.dev/schemas/mlops.schema.json"
 

@@ -7,12 +7,12 @@ when the schema found errors, over the part of the document it accepted (compile
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .diagnostics import Diagnostic
 from .loader import Document
 from .rules import inputs
 from .rules.secrets import looks_like_credential, scan
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
 
 if TYPE_CHECKING:
     from . import ir

@@ -12,23 +12,26 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from .diagnostics import Diagnostic, SpecError
 from .ir import FrozenDict, Span, freeze, thaw
+from .ir_node import Node, node
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
 
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
     from .ir import Project
     from .loader import Document
 
 MISSING_SETTING = "E703"
-T = TypeVar("T")
 FIRST_LINE = Span("<default>", 1, 1)
 
 
-@dataclass(frozen=True)
-class TargetBlock:
+@node  # a frozen dataclass without generated code (see ir_node)
+class TargetBlock(Node):
     """`targets.<name>`: the raw settings of one target and where the key sits."""
 
     name: str
@@ -36,8 +39,8 @@ class TargetBlock:
     span: Span
 
 
-@dataclass(frozen=True)
-class TargetsBlock:
+@node  # a frozen dataclass without generated code (see ir_node)
+class TargetsBlock(Node):
     """Every `targets.<name>` block of a spec; `span` is the `targets` key (the first line when absent).
 
     Iterating yields `(name, values)` pairs, the shape `Project.targets` had before it carried spans.

@@ -14,9 +14,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import field
 from functools import cache
-from typing import Any
 
 from .ir_node import Node, node
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 ANNOTATIONS = {"description", "default", "examples", "$comment", "title", "$schema", "$id", "$defs", "format",
                "deprecated", "readOnly", "writeOnly"}

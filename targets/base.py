@@ -3,17 +3,20 @@ files, a submitter and the name of its runtime platform."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 from mlopsc.image_context import image_spec_path
+from mlopsc.ir_node import Node, node
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True)
-class OutputFile:
+@node  # a frozen dataclass without generated code (see ir_node)
+class OutputFile(Node):
     path: str  # relative, forward slashes
     content: str  # text; written as UTF-8 with LF endings
 

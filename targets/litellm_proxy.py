@@ -22,14 +22,17 @@ The container runs `IMAGE` with `ARGS` and reads the config at `CONFIG_PATH`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from typing import Any
 
 from mlopsc import ir
+from mlopsc.digest import sha256_hex
 from mlopsc.units import duration_seconds
 
 from .kfp_ir.secrets import env_var, secret_name
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Pinned by tag (LiteLLM's image with the Prisma client for its database); bump deliberately.
 IMAGE = "ghcr.io/berriai/litellm-database:main-v1.81.3-stable"
@@ -126,7 +129,7 @@ def config(gateway: ir.Gateway, self_hosted: Callable[[ir.Route], dict[str, Any]
 
 def digest(config_text: str) -> str:
     """sha256 of the config text, put on the pod/revision template so a changed config rolls it."""
-    return hashlib.sha256(config_text.encode()).hexdigest()
+    return sha256_hex(config_text)
 
 
 __all__ = ["ARGS", "CONFIG_DIR", "CONFIG_PATH", "IMAGE", "LIVENESS_PATH", "PORT", "PROVIDERS", "PROXY_ENV",

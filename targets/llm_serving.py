@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
+from mlopsc.ir_node import Node, node
 
 from .base import note
 
@@ -40,8 +40,8 @@ GPU_MEMORY_GIB = {"nvidia-t4": 16, "nvidia-l4": 24, "nvidia-a10g": 24, "nvidia-v
 _SIZE_IN_ID = re.compile(r"(?<![0-9a-z.])(\d+(?:\.\d+)?)b(?![a-z0-9])", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Sizing:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Sizing(Node):
     parameters_b: float  # billions
     weights_bytes: int
     gpu_bytes_needed: int

@@ -10,12 +10,15 @@ Cloud Run gateway; compose labels locally. Where a platform restricts a label, `
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
 
 from .base import note
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 PROJECT_KEYS = {"k8s": "mlopsc.dev/project", "aws": "mlopsc:project", "compose": "dev.mlopsc.project"}
 # A Kubernetes label name or value: at most 63 characters, alphanumeric at both ends.

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
@@ -20,6 +19,10 @@ from mlopsc.emit import json_text, yaml_text
 
 from . import tags
 from .base import OutputFile, note
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 KNOWN_TARGETS = ("kubeflow", "local", "sagemaker", "vertex")
 NO_DATA_TRIGGER = {

@@ -7,19 +7,18 @@ share of the smallest node of the Kubernetes node table that fits it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mlopsc import ir
 from mlopsc.ir import thaw
 
+from ..ir_node import Node, node
 from .prices import PriceBook
 
 GIB = 2**30
 NODE_TABLE_TARGETS = ("kubeflow", "local")
 
 
-@dataclass(frozen=True)
-class Rate:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Rate(Node):
     resource: str  # instance type, machine type or node share, as shown on the line
     usd_per_hour: float
     spot_discount: float  # fraction saved when the step runs on spot capacity

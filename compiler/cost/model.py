@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from mlopsc import ir
 
+from ..ir_node import Node, node
 
-@dataclass(frozen=True)
-class Line:
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
+
+
+@node  # a frozen dataclass without generated code (see ir_node)
+class Line(Node):
     """One priced line: `quantity_high * unit_usd` (and the low end of its range)."""
 
     target: str

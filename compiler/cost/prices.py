@@ -12,7 +12,10 @@ import datetime
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 TABLES = ("sagemaker", "vertex", "kubernetes", "tokens")
 STALE_AFTER_DAYS = 180  # list prices move a few times a year; older tables get a warning

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-from importlib import resources
 
 from .. import __version__
 
@@ -48,10 +47,12 @@ def default_name(directory: str) -> str:
 
 
 def _env():
+    import importlib.resources  # here: `compile` reads ACTIONS, and importing resources costs ~4 ms
+
     import jinja2
 
     loader = jinja2.FunctionLoader(
-        lambda name: resources.files("mlopsc.init").joinpath("template-files", *name.split("/")).read_text("utf-8"))
+        lambda name: importlib.resources.files("mlopsc.init").joinpath("template-files", *name.split("/")).read_text("utf-8"))
     return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                               autoescape=False)
 

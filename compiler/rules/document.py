@@ -4,10 +4,13 @@ schema found errors: every leaf with its path, and diagnostics located at a path
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from ..diagnostics import Diagnostic
 from ..loader import Document, Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def leaves(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:

@@ -8,11 +8,14 @@ so a NaN or a 1e400 never reaches normalization or a target (where it used to cr
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from .. import units
 from ..loader import Document, Path
 from .document import Found, dotted, is_number, leaves, mappings, value_at
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Past 2**53 a JSON number no longer holds an exact integer; no setting needs more.
 LARGEST_NUMBER = 2**53

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
 
 from ..loader import Document, Path
 from .document import Found, dotted, value_at
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _REFERENCE = re.compile(r"^\$\{(secret|env):")

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
 
 from ..loader import Document, Path
 from .document import Found, dotted, value_at
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Line breaks and tabs are text in a description; everywhere else they would end a line or a
 # field in some generated file.
@@ -75,6 +78,8 @@ def _string(found: Found, path: Path, text: str, is_key: bool) -> None:
 
 
 def _bad_character(text: str, free_text: bool) -> tuple[int, str] | None:
+    if text.isascii() and text.isprintable():  # most values: no control character, nothing invisible
+        return None
     for i, char in enumerate(text):
         if char in _INVISIBLE:
             return i, char

@@ -16,7 +16,6 @@ they see every day:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from mlopsc import ir
 
@@ -24,11 +23,17 @@ from . import placeholders as ph
 from .dialect import STATUS_INPUT, Dialect
 from .types import cel_literal, parameter_spec, port_spec
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
+
 EXIT_HANDLER = "exit-handler-1"
 
 
 @dataclass
 class Compiled:
+    """One pipeline as KFP IR: the PipelineSpec and its platform config."""
+
     name: str  # pipelineInfo.name
     spec: dict[str, Any]  # PipelineSpec
     platform: dict[str, Any]  # PlatformSpec; {} when no executor needs platform config

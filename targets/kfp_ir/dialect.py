@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import __version__, ir
 from mlopsc.contract import step_argv
 from mlopsc.targets.base import spec_ref
@@ -11,6 +9,10 @@ from mlopsc.targets.base import spec_ref
 from . import placeholders as ph
 from .platform import kubernetes_executor_config
 from .resources import GPU_RESOURCE, container_resources
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 STATUS_INPUT = "status"  # the exit task's TASK_FINAL_STATUS input
 

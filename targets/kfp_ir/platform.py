@@ -7,12 +7,14 @@ Both the deprecated and the current secret fields are written (`secretName` and
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 
 from .resources import GPU_RESOURCE
 from .secrets import SECRET_KEY, env_var, k8s_secret_name, secrets_for_step
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 

@@ -10,9 +10,11 @@ machine type from the limits.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 GPU_RESOURCE = "nvidia.com/gpu"
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from mlopsc import ir
 from mlopsc.contract import WHOLE_SECRET as _REF
 from mlopsc.contract import secret_env_var, secret_name
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 SECRET_KEY = "value"
 

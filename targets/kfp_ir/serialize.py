@@ -7,11 +7,13 @@ non-empty; `two_documents=False` drops it (Vertex rejects multi-document YAML).
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc.emit import yaml_documents
 
 from .builder import Compiled
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 _PY_TYPES = {"STRING": "str", "NUMBER_INTEGER": "int", "NUMBER_DOUBLE": "float", "BOOLEAN": "bool",
              "LIST": "list", "STRUCT": "dict"}

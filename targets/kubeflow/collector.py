@@ -8,13 +8,15 @@ in the `kubeflow` namespace, bucket `mlpipeline`, KFP's `mlpipeline-minio-artifa
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.targets.tags import k8s_labels
 
 from ..cloud import captured_environment
 from .settings import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 CAPTURE_BUCKET = "s3://mlpipeline/mlopsc/captures"
 MINIO_ENDPOINT = "http://minio-service.kubeflow:9000"

@@ -16,8 +16,6 @@ sidecar when an environment uses a shadow rollout (the mirror is applied by the 
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.emit import yaml_text
 from mlopsc.targets import litellm_proxy
@@ -36,6 +34,10 @@ from mlopsc.targets.tags import k8s_labels
 
 from .kserve import service_name
 from .settings import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _namespace(project: ir.Project) -> str:

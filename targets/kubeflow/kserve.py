@@ -10,8 +10,6 @@ so the mode is pinned with an annotation instead of left to the cluster default.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.targets import llm_serving
 from mlopsc.targets.kfp_ir.platform import GPU_TOLERATION, gpu_node_labels
@@ -20,6 +18,10 @@ from mlopsc.targets.tags import k8s_labels
 
 from . import collector
 from .settings import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 API_VERSION = "serving.kserve.io/v1beta1"
 CUSTOM_PORT = 8080  # KServe's default for a custom predictor container

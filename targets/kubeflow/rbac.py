@@ -12,12 +12,14 @@ scheduled deploy pipeline carries it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.targets.tags import k8s_labels
 
 from .settings import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 DEFAULT_ACCOUNT = "mlopsc-rollout"

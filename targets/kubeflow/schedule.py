@@ -11,13 +11,15 @@ KFP's cron has a leading seconds field (robfig/cron), so `0 6 * * *` becomes `0 
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.cron import fields
 from mlopsc.targets.kfp_ir import Compiled
 
 from .settings import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def kfp_cron(cron: str) -> str:

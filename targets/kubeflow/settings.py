@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
+from mlopsc.ir_node import Node, node
 from mlopsc.target_settings import parse_settings, require_settings
 
 NAME = "kubeflow"
 
 
-@dataclass(frozen=True)
-class Settings:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Settings(Node):
     namespace: str = "default"
     serving: str = "kserve"
     node_selectors: dict[str, str] = field(default_factory=dict)  # GPU type -> node label value

@@ -22,13 +22,15 @@ VirtualService down.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.targets.tags import k8s_labels
 
 from .kserve import inference_service, service_name
 from .settings import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 ISTIO_API_VERSION = "networking.istio.io/v1"
 PREDICTOR_PORT = 80

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.targets.tags import compose_labels
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 MLFLOW_IMAGE = "ghcr.io/mlflow/mlflow:v3.18.0"
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.contract import step_argv
 from mlopsc.targets.base import spec_ref
 
 from .paths import input_ref, output_path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def local_plan(project: ir.Project) -> dict[str, Any]:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
+from mlopsc.ir_node import Node, node
 from mlopsc.target_settings import parse_settings, require_settings
 
 NAME = "local"
 
 
-@dataclass(frozen=True)
-class Settings:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Settings(Node):
     tracking_uri: str = "sqlite:///.mlopsc/mlflow.db"
     port: int = 8080
 

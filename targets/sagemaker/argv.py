@@ -4,9 +4,12 @@ text and run-time values), built from the step contract's plain strings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import expressions as ex
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 _MARK = "\x00"
 

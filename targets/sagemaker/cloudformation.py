@@ -10,14 +10,16 @@ The image and model data are stack parameters, so one template serves every mode
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.targets.base import spec_ref
 
 from . import serving, shadow_test
 from .expressions import resource_name
 from .settings import Settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 VARIANT = "AllTraffic"
 CHALLENGER = "Challenger"

@@ -7,7 +7,10 @@ run time; `Std:JsonGet` reads a value from a step's property file (a JSON file i
 from __future__ import annotations
 
 import re
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def get(path: str) -> dict[str, str]:

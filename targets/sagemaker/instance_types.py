@@ -8,16 +8,15 @@ GPUs (count and portable type) all cover the request and that SageMaker offers f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mlopsc import ir
+from mlopsc.ir_node import Node, node
 
 GIB = 2**30
 USES = ("training", "processing", "serving")
 
 
-@dataclass(frozen=True)
-class InstanceType:
+@node  # a frozen dataclass without generated code (see ir_node)
+class InstanceType(Node):
     name: str
     vcpu: int
     memory_gib: int

@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.contract import StepCall
 from mlopsc.targets.base import spec_ref
@@ -20,6 +18,10 @@ from . import cron, serving
 from .cloudformation import ref
 from .expressions import logical_id, pipeline_name, resource_name
 from .settings import Settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 DATA_METRICS = "aws/sagemaker/Endpoints/data-metrics"
 CAPTURED = "/opt/ml/processing/input/endpoint"

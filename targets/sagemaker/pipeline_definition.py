@@ -25,7 +25,6 @@ SageMaker runs the image's `train` program, which must exec that argv.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from mlopsc import ir
 from mlopsc.contract import step_argv
@@ -36,6 +35,10 @@ from . import expressions as ex
 from . import instance_types
 from .argv import Argv
 from .settings import Settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 PROCESSING_IN = "/opt/ml/processing/input"
 PROCESSING_OUT = "/opt/ml/processing/output"

@@ -5,9 +5,8 @@ Shared by the checks (which report what cannot be expressed) and the CloudFormat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mlopsc import ir
+from mlopsc.ir_node import Node, node
 
 from . import instance_types
 from .settings import Settings
@@ -17,16 +16,16 @@ MAX_WAIT_INTERVAL = 3600  # BlueGreenUpdatePolicy.TrafficRoutingConfiguration.Wa
 MAX_EXECUTION = 28800  # BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds
 
 
-@dataclass(frozen=True)
-class Serving:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Serving(Node):
     runtime: str
     resources: ir.Resources
     autoscaling: ir.Autoscaling
     span: ir.Span
 
 
-@dataclass(frozen=True)
-class Routing:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Routing(Node):
     type: str  # ALL_AT_ONCE | CANARY | LINEAR
     step_percent: int | None
     wait_seconds: int

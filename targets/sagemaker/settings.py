@@ -6,17 +6,18 @@ role or a bucket, so compiling or submitting without them is E703, never a place
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
+from mlopsc.ir_node import Node, node
 from mlopsc.target_settings import parse_settings, require_settings
 
 NAME = "sagemaker"
 
 
-@dataclass(frozen=True)
-class Settings:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Settings(Node):
     region: str
     role: str
     bucket: str  # s3://bucket[/prefix]; stored without a trailing slash

@@ -12,12 +12,14 @@ the next deploy. SageMaker runs an experiment for at most 30 days (checked at co
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 
 from . import serving
 from .settings import Settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 END_TIME_PARAM = "ShadowEndTime"
 MAX_DURATION_S = 30 * 24 * 3600

@@ -31,7 +31,6 @@ any, GCPC's component specs).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from mlopsc import ir
 from mlopsc.pipelines import LIGHT, MODEL_VERSION, with_env_inputs
@@ -42,6 +41,10 @@ from mlopsc.targets.kfp_ir import Compiled
 
 from . import gcpc, machines, serving
 from .settings import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 STRUCT = {"parameterType": "STRUCT"}
 # the shared builder threads the step image into every task; GCPC tasks run GCPC's image

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.targets.kfp_ir import Dialect
 from mlopsc.targets.kfp_ir.resources import container_resources
@@ -21,6 +19,10 @@ from mlopsc.targets.kfp_ir.secrets import env_var, k8s_secret_name, secrets_for_
 
 from . import machines
 from .settings import Settings, settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 SECRET_ENV_PREFIX = "MLOPSC_SECRET_"
 # step kind -> `targets.vertex.machine_types` key

@@ -29,8 +29,6 @@ Deploy: `gcloud secrets versions add <model>-gateway-config --data-file=gateway/
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
 from mlopsc.emit import yaml_text
 from mlopsc.targets import litellm_proxy
@@ -41,6 +39,10 @@ from .deploy import endpoint_id
 from .dialect import gcp_project, secret_id
 from .jobs import gcp_labels
 from .settings import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 SECRET_VERSION = "latest"
 CONFIG_FILE = "gateway/config.yaml"

@@ -11,7 +11,10 @@ EndpointCreateOp, which cannot take an endpoint id: see `deploy`.)
 from __future__ import annotations
 
 import json
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = "2.22.0"
 IMAGE = f"gcr.io/ml-pipeline/google-cloud-pipeline-components:{VERSION}"

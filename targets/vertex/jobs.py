@@ -15,13 +15,16 @@ and a `createPipelineJobRequest` with the pipeline inlined, as the SDK inlines i
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from mlopsc import ir
 from mlopsc.cron import fields as cron_fields
 from mlopsc.targets.kfp_ir import Compiled
 
 from .settings import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 _LABEL = re.compile(r"[^a-z0-9_-]")
 

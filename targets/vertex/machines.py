@@ -11,9 +11,8 @@ pipeline steps; the step's limits then become that machine's shape so Vertex pic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mlopsc import ir
+from mlopsc.ir_node import Node, node
 
 GIB = 2**30
 
@@ -29,8 +28,8 @@ ACCELERATORS: dict[str, str | None] = {
 }
 
 
-@dataclass(frozen=True)
-class Machine:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Machine(Node):
     name: str
     cpu: int
     memory_gib: float

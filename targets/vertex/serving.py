@@ -9,9 +9,11 @@ parameter; everything else is compiled here so a reviewer sees how the endpoint 
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlopsc import ir
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 PORT = 8080
 HEALTH_ROUTE, PREDICT_ROUTE = "/health", "/predict"

@@ -6,17 +6,18 @@ and secret reference names them, so compiling or submitting without them is E703
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
+from mlopsc.ir_node import Node, node
 from mlopsc.target_settings import parse_settings, require_settings
 
 NAME = "vertex"
 
 
-@dataclass(frozen=True)
-class Settings:
+@node  # a frozen dataclass without generated code (see ir_node)
+class Settings(Node):
     project: str  # Google Cloud project id
     region: str
     pipeline_root: str  # gs://...

@@ -11,7 +11,6 @@ empty here: it is the run's data, filled in when the job is created for that run
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from mlopsc import ir
 from mlopsc.contract import StepCall
@@ -20,6 +19,10 @@ from mlopsc.targets.base import spec_ref
 from . import machines
 from .jobs import gcp_labels
 from .settings import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
 
 ALGORITHMS = {"bayesian": "ALGORITHM_UNSPECIFIED", "random": "RANDOM_SEARCH", "grid": "GRID_SEARCH"}
 DATA_ENV = "MLOPSC_TRAIN_DATA"

@@ -109,3 +109,37 @@ def test_the_console_script_starts_with_the_fast_path():
     out = subprocess.run([sys.executable, "-m", "mlopsc", "validate", "--format", "json", CHURN], cwd=ROOT,
                          capture_output=True, text=True, env=ENV, check=False)
     assert out.returncode == 0 and json.loads(out.stdout) == [] and out.stderr == ""
+
+
+def imported_by(*args, cwd=ROOT) -> set[str]:
+    """The modules a fast-path run imported (from -X importtime), after checking it succeeded."""
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "mlopsc", *args], cwd=cwd, capture_output=True,
+                         text=True, env=ENV, check=False)
+    assert run.returncode == 0, run.stderr
+    return {line.split("|")[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+
+
+# What the fast path leaves out of start-up, each for a measured cost (README, Performance):
+# typing (its names only annotate), OpenSSL's hashlib (CPython's own sha256 gives the same digests),
+# inspect's ast/dis/tokenize (dataclasses imports inspect for docstrings our classes have), and,
+# when no bundle changed, shutil and tempfile.
+NOT_AT_START = {"typing", "hashlib", "ast", "dis", "tokenize", "click"}
+
+
+def test_validate_and_compile_start_without_the_modules_they_do_not_use(tmp_path):
+    assert not imported_by("validate", CHURN) & NOT_AT_START
+    out = str(tmp_path / "out")
+    first = imported_by("compile", CHURN, "--target", "all", "--out", out)
+    assert not first & NOT_AT_START and {"shutil", "tempfile"} <= first  # it wrote the bundles
+    again = imported_by("compile", CHURN, "--target", "all", "--out", out)
+    assert not again & (NOT_AT_START | {"shutil", "tempfile"})  # nothing changed, nothing written
+
+
+def test_a_deferred_inspect_loads_on_first_use():
+    code = ("import sys\nfrom mlopsc.start import defer_inspect\ndefer_inspect()\n"
+            "import dataclasses, inspect\nassert 'ast' not in sys.modules\n"
+            "@dataclasses.dataclass\nclass A:\n    x: int\n"
+            "from inspect import isclass\n"
+            "print(A.__doc__, inspect.signature(A), isclass(A), sys.modules['inspect'].getmodulename('a/b.py'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, check=True)
+    assert out.stdout.split() == ["A(x:", "int)", "(x:", "int)", "->", "None", "True", "b"]
