@@ -5,10 +5,11 @@ from __future__ import annotations
 import gc
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from . import schema, semantic
 from .diagnostics import Diagnostic, SpecError
+from .ir_node import Record, record
 from .loader import Document, load_file
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
@@ -65,8 +66,8 @@ def budget_gate(project: ir.Project, target_names: list[str] | None = None) -> l
     return gate(project, target_names if target_names is not None else gated_targets(project))
 
 
-@dataclass
-class CompileResult:
+@record  # a mutable dataclass without generated code (see ir_node)
+class CompileResult(Record):
     """What compiling one spec gave: each target's files, the diagnostics, which targets failed."""
 
     bundles: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> path -> text

@@ -84,9 +84,7 @@ def _register_commands() -> None:
         serve_command,
         step_command,
         train_entry_command,
-        sagemaker_serve_command,
         vertex_serve_command,
-        capture_collector_command,
     )
     from .commands_submit import submit_command
 

@@ -78,6 +78,10 @@ from .ir_pipeline import (  # noqa: F401 - re-exported: the IR's public names
     Step,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
+if TYPE_CHECKING:
+    from typing import Any
+
 # ---------------------------------------------------------------- the whole project
 
 

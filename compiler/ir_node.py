@@ -117,20 +117,41 @@ def node(cls: type | None = None, *, order: bool = False):
     """Make `cls` (a subclass of Node) a frozen dataclass; `order=True` adds <, <=, >, >=."""
 
     def wrap(cls: type) -> type:
-        if not cls.__doc__:  # dataclasses would build one with inspect.signature: ~3 ms for the first class
-            cls.__doc__ = f"{cls.__name__}({', '.join(cls.__dict__.get('__annotations__', ()))})"
-        cls = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
-        fields = dataclasses.fields(cls)
-        cls.__init__ = _init(cls.__qualname__, fields, getattr(cls, "__post_init__", None))
-        cls._key = _key_getter([f.name for f in fields if f.compare])
-        cls._repr_names = tuple(f.name for f in fields if f.repr)
-        if order:
-            for op, method in _ORDER.items():
-                setattr(cls, op, method)
-        params = cls.__dataclass_params__  # describe what the class does, as @dataclass(frozen=True) would
-        for flag in ("init", "repr", "eq", "frozen"):
-            setattr(params, flag, True)
-        params.order = order
-        return cls
+        return _dataclass(cls, order=order, frozen=True)
 
     return wrap if cls is None else wrap(cls)
+
+
+class Record:
+    """Methods shared by every @record class: a mutable dataclass's equality and repr."""
+
+    __slots__ = ()
+    _key: Any
+    _repr_names: tuple[str, ...]
+    __eq__ = Node.__eq__
+    __repr__ = Node.__repr__
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value: unhashable, as @dataclass makes it
+
+
+@dataclass_transform(eq_default=True)
+def record(cls: type) -> type:
+    """Make `cls` (a subclass of Record) a mutable dataclass, as `@dataclass` would, without generated code."""
+    return _dataclass(cls, order=False, frozen=False)
+
+
+def _dataclass(cls: type, *, order: bool, frozen: bool) -> type:
+    if not cls.__doc__:  # dataclasses would build one with inspect.signature: ~3 ms for the first class
+        cls.__doc__ = f"{cls.__name__}({', '.join(cls.__dict__.get('__annotations__', ()))})"
+    cls = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
+    fields = dataclasses.fields(cls)
+    cls.__init__ = _init(cls.__qualname__, fields, getattr(cls, "__post_init__", None))
+    cls._key = _key_getter([f.name for f in fields if f.compare])
+    cls._repr_names = tuple(f.name for f in fields if f.repr)
+    if order:
+        for op, method in _ORDER.items():
+            setattr(cls, op, method)
+    params = cls.__dataclass_params__  # describe what the class does, as @dataclass(frozen=...) would
+    for flag in ("init", "repr", "eq"):
+        setattr(params, flag, True)
+    params.frozen, params.order = frozen, order
+    return cls

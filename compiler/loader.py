@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import yaml
 
 from .diagnostics import Diagnostic, SpecError
+from .ir_node import Record, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
 if TYPE_CHECKING:
@@ -60,8 +61,8 @@ _STANDARD_TAGS = {
 }
 
 
-@dataclass
-class SourceMap:
+@record  # a mutable dataclass without generated code (see ir_node)
+class SourceMap(Record):
     """JSON path (tuple of keys and indexes) -> 1-based (line, col)."""
 
     file: str
@@ -81,8 +82,8 @@ class SourceMap:
         return self.values.get((), (1, 1))
 
 
-@dataclass
-class Document:
+@record  # a mutable dataclass without generated code (see ir_node)
+class Document(Record):
     """One loaded spec: its data, where each value sits, its raw bytes and the problems found loading it."""
 
     file: str

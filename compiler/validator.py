@@ -3,9 +3,11 @@
 Why not jsonschema directly: importing it (referencing, rpds, attrs, the bundled
 metaschemas) costs about 100 ms, half the budget of a whole `mlopsc validate` run. This
 validator covers exactly the keywords the published schema uses and yields errors shaped like
-jsonschema's (path, validator, validator_value, instance, schema, context). When a schema
-uses any other keyword, `make_validator` falls back to jsonschema itself, and
-tests/language/test_validator.py checks that both report the same errors on mutated specs.
+jsonschema's (path, validator, validator_value, instance, schema, context).
+tests/language/test_validator.py checks that the shipped schema uses no other keyword (so
+`mlopsc validate` uses this validator without walking the schema first) and that both report
+the same errors on mutated specs; for any other schema, `make_validator` falls back to
+jsonschema itself when it uses a keyword this one lacks.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from mlopsc import ir
 
-from ..ir_node import Node, node
+from ..ir_node import Node, Record, node, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ class Line(Node):
                 "assumption": self.assumption, "line": f"{self.span.file}:{self.span.line}:{self.span.col}"}
 
 
-@dataclass
-class Estimate:
+@record  # a mutable dataclass without generated code (see ir_node)
+class Estimate(Record):
     """A monthly estimate of one spec on one target."""
 
     target: str

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from ..ir_node import Record, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ir_node)
 if TYPE_CHECKING:
@@ -26,8 +28,8 @@ class PricesError(Exception):
     """A price file that cannot be read or has the wrong shape."""
 
 
-@dataclass
-class PriceBook:
+@record  # a mutable dataclass without generated code (see ir_node)
+class PriceBook(Record):
     """The tables in use, loaded lazily; `overrides` come from a user's file."""
 
     overrides: dict[str, Any] = field(default_factory=dict)

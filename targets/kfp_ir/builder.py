@@ -15,9 +15,10 @@ they see every day:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from mlopsc import ir
+from mlopsc.ir_node import Record, record
 
 from . import placeholders as ph
 from .dialect import STATUS_INPUT, Dialect
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 EXIT_HANDLER = "exit-handler-1"
 
 
-@dataclass
-class Compiled:
+@record  # a mutable dataclass without generated code (see ir_node)
+class Compiled(Record):
     """One pipeline as KFP IR: the PipelineSpec and its platform config."""
 
     name: str  # pipelineInfo.name
@@ -47,8 +48,8 @@ def channel(*parts: str) -> str:
     return "pipelinechannel--" + "-".join(parts)
 
 
-@dataclass
-class _Scope:
+@record  # a mutable dataclass without generated code (see ir_node)
+class _Scope(Record):
     """One DAG: the root, the exit-handler body or a condition branch."""
 
     name: str | None  # None for the root DAG

@@ -3,7 +3,9 @@ text and run-time values), built from the step contract's plain strings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from mlopsc.ir_node import Record, record
 
 from . import expressions as ex
 
@@ -14,8 +16,8 @@ if TYPE_CHECKING:
 _MARK = "\x00"
 
 
-@dataclass
-class Argv:
+@record  # a mutable dataclass without generated code (see ir_node)
+class Argv(Record):
     """Builds one container argv whose elements may hold run-time expressions."""
 
     values: list[Any] = field(default_factory=list)

@@ -8,7 +8,7 @@ import inspect
 import pytest
 from mlopsc import ir
 from mlopsc.diagnostics import Diagnostic
-from mlopsc.ir_node import Node
+from mlopsc.ir_node import Node, Record
 
 # The other frozen records of the compile path are nodes too (their import cost is part of every compile).
 OTHER_MODULES = ("mlopsc.contract", "mlopsc.image_context", "mlopsc.target_settings", "mlopsc.cron",
@@ -122,3 +122,42 @@ def test_span_path_is_not_compared():
     assert ir.Span("f", 1, 2, ("a",)) == ir.Span("f", 1, 2, ("b",))
     assert hash(ir.Span("f", 1, 2, ("a",))) == hash(ir.Span("f", 1, 2))
     assert repr(ir.Span("f", 1, 2, ("a",))) == "Span(file='f', line=1, col=2)"
+
+
+RECORDS = [("mlopsc.loader", "SourceMap"), ("mlopsc.loader", "Document"), ("mlopsc.api", "CompileResult"),
+           ("mlopsc.cost.model", "Estimate"), ("mlopsc.cost.prices", "PriceBook"),
+           ("mlopsc.targets.kfp_ir.builder", "Compiled"), ("mlopsc.targets.sagemaker.argv", "Argv")]
+
+
+@pytest.mark.parametrize("module, name", RECORDS, ids=lambda v: v)
+def test_a_record_behaves_like_a_mutable_dataclass(module, name):
+    cls = getattr(importlib.import_module(module), name)
+    assert issubclass(cls, Record)
+    fields = [(f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory))
+              for f in dataclasses.fields(cls)]
+    twin = dataclasses.make_dataclass(name, fields)
+    a, b = dict(_values(cls, 1)), dict(_values(cls, 2))
+    ours, theirs = cls(**a), twin(**a)
+    assert repr(ours).replace(cls.__qualname__, "X") == repr(theirs).replace(name, "X")
+    assert ours == cls(**a) and ours != cls(**b) and ours != theirs
+    assert dataclasses.asdict(ours) == dataclasses.asdict(theirs)
+    assert dataclasses.replace(ours, **b) == cls(**b)
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(ours)
+    first = next(iter(a))
+    setattr(ours, first, "changed")
+    assert getattr(ours, first) == "changed" and ours != cls(**a)
+    assert not cls.__dataclass_params__.frozen and cls.__dataclass_params__.eq
+    defaulted = [f for f in dataclasses.fields(cls) if f.default_factory is not dataclasses.MISSING]
+    if defaulted:  # each instance gets its own default, as with field(default_factory=...)
+        required = {f.name: 0 for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        assert getattr(cls(**required), defaulted[0].name) is not getattr(cls(**required), defaulted[0].name)
+
+
+def test_every_mutable_record_of_the_compile_path_is_listed():
+    for module in {m for m, _ in RECORDS}:
+        for obj in vars(importlib.import_module(module)).values():
+            if inspect.isclass(obj) and dataclasses.is_dataclass(obj) and obj.__module__ == module \
+                    and not obj.__dataclass_params__.frozen and not obj.__name__.startswith("_"):
+                assert (module, obj.__name__) in RECORDS
