@@ -73,10 +73,12 @@ def fast_command(argv: list[str]) -> Callable[[], int] | None:
         return None  # shell completion is click's
     name, args = argv[0], list(argv[1:])
     if name == "validate" and (parsed := plain_validate(args)) is not None:
+        defer_inspect()
         from .commands_compile import validate_files
 
         return lambda: validate_files(parsed["files"], parsed["fmt"])
     if name == "compile" and (parsed := plain_compile(args)) is not None:
+        defer_inspect()  # (an unknown target then goes to click, which loads inspect on first use)
         from .commands_compile import UnknownTarget, check_target, compile_file
 
         try:
@@ -131,7 +133,6 @@ def main() -> None:
     # the objects its imports create (compile pauses the collector anyway while it emits).
     was_enabled = gc.isenabled()
     gc.disable()
-    defer_inspect()
     command = fast_command(sys.argv[1:])
     if command is None and was_enabled:
         gc.enable()
